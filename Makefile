@@ -1,0 +1,40 @@
+# fibre — the two commands an operator needs: `make run` and `make test`.
+# Each target installs what it needs on a fresh Debian 12 machine (as root, with apt)
+# when it is missing; nothing here assumes a prepared host.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+DATA := data
+
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config iproute2
+
+.PHONY: all deps data build run test bench clean
+
+all: build
+
+# Install missing system packages (once per machine; a no-op afterwards).
+deps:
+	@scripts/install-deps.sh $(APT_PACKAGES)
+
+# Route tables used by tests, benchmarks and the demo (never committed).
+data: deps
+	@scripts/fetch-routes.sh $(DATA)
+
+build: deps
+	$(CARGO) build --release --workspace
+
+run: deps data
+	$(CARGO) run --release -p benches --bin replay-demo -- $(DATA)/routeviews.txt
+
+test: deps data
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace
+	FIBRE_DATA=$(CURDIR)/$(DATA) FIBRE_EXHAUSTIVE=1 $(CARGO) test --release -p fib --test dir24_exhaustive
+
+bench: deps data
+	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) bench --workspace
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,1 @@
+//! Route data sets for benchmarks and demos.

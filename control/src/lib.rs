@@ -1,0 +1,1 @@
+//! fibre's control plane.

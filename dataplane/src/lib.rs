@@ -1,0 +1,1 @@
+//! fibre's dataplane: packets, ports and forwarding cores.

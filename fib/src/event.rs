@@ -1,0 +1,139 @@
+//! What the FIB tells its listeners: sequenced events, and the trait a listener's
+//! state implements to apply them.
+//!
+//! The stream a listener receives after registering is
+//! `ReplayBegin(S)`, every nexthop and every route as of `S` (each carrying seq `S`),
+//! `ReplayEnd(S)`, then live events `S+1`, `S+2`, ... A later `ReplayBegin` (a resync)
+//! starts the same sequence again: the listener builds its state afresh from it.
+
+use crate::prefix::Ipv4Prefix;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A routing table (VRF) id. Table 254 is `main`, as in Linux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId(pub u32);
+
+impl TableId {
+    pub const MAIN: TableId = TableId(254);
+}
+
+impl fmt::Display for TableId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == TableId::MAIN {
+            f.write_str("main")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// A nexthop object id. Ids are small and dense (lowest free first) so a core can
+/// index its nexthop array with them and a lookup table entry can hold one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NexthopId(pub u32);
+
+impl fmt::Display for NexthopId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A forwarding port (NIC) index.
+pub type PortId = u16;
+
+/// Where a route sends packets. The neighbour's MAC is resolved separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Nexthop {
+    /// Via a gateway on a port: the gateway's MAC is the frame's destination.
+    Gateway { port: PortId, gateway: Ipv4Addr },
+    /// The destination is on the port's link: its own MAC is the frame's destination.
+    Connected { port: PortId },
+    /// An address of the router itself: packets go to the control plane.
+    Local,
+    /// Dropped on purpose (and counted).
+    Blackhole,
+}
+
+impl fmt::Display for Nexthop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Nexthop::Gateway { port, gateway } => write!(f, "via {gateway} dev {port}"),
+            Nexthop::Connected { port } => write!(f, "dev {port}"),
+            Nexthop::Local => f.write_str("local"),
+            Nexthop::Blackhole => f.write_str("blackhole"),
+        }
+    }
+}
+
+/// The route that covers a deleted prefix, carried by the delete so a listener can
+/// restore it without keeping a rule table of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoveringRoute {
+    pub prefix: Ipv4Prefix,
+    pub nexthop: NexthopId,
+}
+
+/// One change, as listeners see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A replay of the whole FIB as of this event's seq starts. The listener starts a
+    /// fresh state (a shadow) and keeps serving its old one until `ReplayEnd`.
+    ReplayBegin,
+    /// The replay is complete: the fresh state is now exactly the FIB at this seq.
+    ReplayEnd,
+    /// A nexthop appears, or changes where it points (same id).
+    NexthopSet { id: NexthopId, nexthop: Nexthop },
+    /// A nexthop is gone; no route uses it any more.
+    NexthopDel { id: NexthopId },
+    /// A prefix with no installed route gets one.
+    RouteAdd {
+        table: TableId,
+        prefix: Ipv4Prefix,
+        nexthop: NexthopId,
+    },
+    /// An installed prefix now uses another nexthop (a better source won, the best
+    /// source changed its route, or the best one left and the next best was promoted).
+    RouteReplace {
+        table: TableId,
+        prefix: Ipv4Prefix,
+        nexthop: NexthopId,
+    },
+    /// An installed prefix is gone; addresses under it now follow `covering`
+    /// (the longest shorter prefix still installed), or no route if `None`.
+    RouteDel {
+        table: TableId,
+        prefix: Ipv4Prefix,
+        covering: Option<CoveringRoute>,
+    },
+}
+
+/// A sequenced event. Replayed items carry the replay's snapshot seq; live events
+/// carry the seq of the change that made them, one more than the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FibEvent {
+    pub seq: u64,
+    pub kind: EventKind,
+}
+
+/// How far an [`EventSink::apply`] call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The event is fully applied.
+    Done,
+    /// The work budget ran out; call `apply` again with the same event to go on.
+    Partial,
+}
+
+/// The state a listener builds from events: a forwarding core's lookup tables, or a
+/// reference model in tests.
+///
+/// `budget` counts units of work (roughly: table entries written); an implementation
+/// decrements it and returns [`Progress::Partial`] when it runs out in the middle of
+/// an event, so a forwarding core can bound the time it spends between bursts.
+/// Applying the same replayed entry twice must be harmless.
+pub trait EventSink {
+    type Error: fmt::Display;
+
+    fn apply(&mut self, event: &FibEvent, budget: &mut usize) -> Result<Progress, Self::Error>;
+}
