@@ -1,13 +1,29 @@
 //! fibre's routing state and lookup.
 //!
 //! - [`prefix`]: IPv4 prefixes.
+//! - [`route`]: routes as sources give them, with administrative distance.
+//! - [`fib`]: the sequenced FIB, the single writer's state, and listener registration,
+//!   replay, resync and nexthop reuse.
+//! - [`listener`]: the listener's side: its ring, seq checks and published progress.
+//! - [`reference`]: a plain reference listener that tests compare real ones against.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
 
+pub mod dir24;
 pub mod event;
+pub mod fib;
+pub mod listener;
+mod nexthop;
 pub mod prefix;
+pub mod reference;
+pub mod route;
+mod table;
 
 pub use event::{
     CoveringRoute, EventKind, EventSink, FibEvent, Nexthop, NexthopId, PortId, Progress, TableId,
 };
+pub use fib::{Fib, FibConfig, FibError, FibStats, ListenerStatus, RouteEntry};
+pub use listener::{ListenerConfig, ListenerId, ListenerShared, PollOutcome, Subscription};
 pub use prefix::{Ipv4Prefix, PrefixError};
+pub use route::{Protocol, Route};
+pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables, MAX_NEXTHOP_ID};

@@ -1,0 +1,137 @@
+//! Nexthop objects: ids, refcounts held by routes, and the reuse rule.
+//!
+//! Like the kernel's `fib_info_hold()`, every route (installed or not) holds a
+//! reference on its nexthop, and a nexthop in use cannot be deleted. An id released
+//! at seq `R` is not handed out again until every listener has applied past `R`, so
+//! no core can ever confuse the old nexthop with a new one under the same id.
+
+use crate::event::{Nexthop, NexthopId};
+use hashbrown::HashMap;
+use std::collections::{BTreeSet, VecDeque};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NexthopEntry {
+    pub nexthop: Nexthop,
+    pub refcount: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct NexthopTable {
+    entries: HashMap<NexthopId, NexthopEntry>,
+    /// Reverse index, so sources that name a nexthop by value share one object.
+    by_value: HashMap<Nexthop, NexthopId>,
+    /// Ids below `next_fresh` that are free to reuse, lowest first.
+    free: BTreeSet<u32>,
+    /// Ids never handed out start here.
+    next_fresh: u32,
+    /// Released ids waiting for every listener to pass their release seq, in seq order.
+    pending: VecDeque<(NexthopId, u64)>,
+    capacity: u32,
+}
+
+impl NexthopTable {
+    pub fn new(capacity: u32) -> Self {
+        NexthopTable {
+            entries: HashMap::new(),
+            by_value: HashMap::new(),
+            free: BTreeSet::new(),
+            next_fresh: 0,
+            pending: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    pub fn get(&self, id: NexthopId) -> Option<&NexthopEntry> {
+        self.entries.get(&id)
+    }
+
+    pub fn find(&self, nexthop: &Nexthop) -> Option<NexthopId> {
+        self.by_value.get(nexthop).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// The lowest id free for reuse, without taking it.
+    pub fn peek_free_id(&self) -> Option<NexthopId> {
+        match self.free.first() {
+            Some(&id) => Some(NexthopId(id)),
+            None if self.next_fresh < self.capacity => Some(NexthopId(self.next_fresh)),
+            None => None,
+        }
+    }
+
+    pub fn insert(&mut self, id: NexthopId, nexthop: Nexthop) {
+        if !self.free.remove(&id.0) {
+            debug_assert_eq!(id.0, self.next_fresh);
+            self.next_fresh += 1;
+        }
+        self.entries.insert(
+            id,
+            NexthopEntry {
+                nexthop,
+                refcount: 0,
+            },
+        );
+        self.by_value.entry(nexthop).or_insert(id);
+    }
+
+    pub fn replace(&mut self, id: NexthopId, nexthop: Nexthop) {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .expect("replace of a known nexthop");
+        let old = std::mem::replace(&mut entry.nexthop, nexthop);
+        if self.by_value.get(&old) == Some(&id) {
+            self.by_value.remove(&old);
+        }
+        self.by_value.entry(nexthop).or_insert(id);
+    }
+
+    /// Removes an unused nexthop; its id becomes reusable once listeners pass `seq`.
+    pub fn remove(&mut self, id: NexthopId, seq: u64) {
+        let entry = self.entries.remove(&id).expect("remove of a known nexthop");
+        debug_assert_eq!(entry.refcount, 0);
+        if self.by_value.get(&entry.nexthop) == Some(&id) {
+            self.by_value.remove(&entry.nexthop);
+        }
+        self.pending.push_back((id, seq));
+    }
+
+    pub fn hold(&mut self, id: NexthopId) {
+        self.entries
+            .get_mut(&id)
+            .expect("hold of a known nexthop")
+            .refcount += 1;
+    }
+
+    pub fn put(&mut self, id: NexthopId) {
+        let e = self.entries.get_mut(&id).expect("put of a known nexthop");
+        debug_assert!(e.refcount > 0);
+        e.refcount -= 1;
+    }
+
+    /// Frees every pending id whose release seq every listener has applied.
+    pub fn reclaim(&mut self, watermark: u64) {
+        while let Some(&(id, seq)) = self.pending.front() {
+            if seq > watermark {
+                break;
+            }
+            self.pending.pop_front();
+            self.free.insert(id.0);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (NexthopId, &NexthopEntry)> {
+        self.entries.iter().map(|(id, e)| (*id, e))
+    }
+}
