@@ -476,7 +476,7 @@ impl Fib {
         }
         // Longest prefixes first: each delete then restores a covering route that is
         // still there, and listeners rewrite each region once.
-        doomed.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        doomed.sort_by_key(|d| std::cmp::Reverse(d.0.len()));
         for (prefix, proto) in &doomed {
             self.del_route(table, *prefix, *proto)
                 .expect("route listed above");

@@ -74,7 +74,8 @@ impl Ipv4Prefix {
         self.addr
     }
 
-    /// The prefix length, 0..=32.
+    /// The prefix length, 0..=32 (a length in bits, not a container size).
+    #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub const fn len(&self) -> u8 {
         self.len
