@@ -1,0 +1,308 @@
+//! A forwarding core's listener state: its lookup tables and nexthops, kept in step
+//! with the FIB by applying events, with shadow-and-swap on replay.
+
+use super::table::{Dir24Config, Dir24Error, Dir24Table};
+use super::{MAX_NEXTHOP_ID, NO_ROUTE};
+use crate::event::{EventKind, EventSink, FibEvent, Nexthop, NexthopId, Progress, TableId};
+use hashbrown::HashMap;
+
+/// One complete forwarding state: a table per VRF and the nexthops they point to.
+#[derive(Default)]
+struct TableSet {
+    tables: HashMap<TableId, Dir24Table>,
+    nexthops: Vec<Option<Nexthop>>,
+}
+
+impl TableSet {
+    fn has_nexthop(&self, id: NexthopId) -> bool {
+        matches!(self.nexthops.get(id.0 as usize), Some(Some(_)))
+    }
+}
+
+/// Where a [`ForwardingTables`] is in the event stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No replay started yet.
+    Fresh,
+    /// Between ReplayBegin and ReplayEnd: events go to the shadow set.
+    Replaying,
+    /// After ReplayEnd: events go to the active set.
+    Live,
+}
+
+/// A forwarding core's FIB listener state: what it looks routes up in.
+///
+/// Implements [`EventSink`]. A `ReplayBegin` starts building a fresh *shadow* set
+/// (clearing the storage of the previous one, in budgeted steps) while the *active*
+/// set keeps serving lookups; replayed events go to the shadow; `ReplayEnd` swaps
+/// them. Live events then go to the active set. A `ReplayBegin` during a replay
+/// restarts the shadow. Before the first `ReplayEnd` every lookup finds no route
+/// ([`is_complete`](Self::is_complete) is false).
+///
+/// After a swap the old set is kept, so the next resync reuses its memory instead of
+/// mapping 48 MiB per table again; [`release_spare`](Self::release_spare) frees it.
+pub struct ForwardingTables {
+    active: TableSet,
+    shadow: TableSet,
+    phase: Phase,
+    complete: bool,
+    config: Dir24Config,
+    /// The event last answered with `Partial`, which the next call must continue.
+    pending: Option<FibEvent>,
+    /// While a ReplayBegin is clearing the shadow: tables of it already cleared.
+    clearing: Vec<TableId>,
+    replays: u64,
+}
+
+impl Default for ForwardingTables {
+    fn default() -> Self {
+        Self::new(Dir24Config::default())
+    }
+}
+
+impl ForwardingTables {
+    /// Empty state; every table created later uses `config`.
+    pub fn new(config: Dir24Config) -> Self {
+        ForwardingTables {
+            active: TableSet::default(),
+            shadow: TableSet::default(),
+            phase: Phase::Fresh,
+            complete: false,
+            config,
+            pending: None,
+            clearing: Vec::new(),
+            replays: 0,
+        }
+    }
+
+    /// Whether a replay has completed, so the tables are the FIB's (at some seq).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Whether a replay is in progress (the active set keeps serving meanwhile).
+    pub fn is_replaying(&self) -> bool {
+        self.phase == Phase::Replaying
+    }
+
+    /// Completed replays so far (swaps).
+    pub fn replays_completed(&self) -> u64 {
+        self.replays
+    }
+
+    /// The table serving lookups for `table`, if it has one (resolve once per burst,
+    /// then use [`Dir24Table::lookup_bulk`]).
+    #[inline]
+    pub fn table(&self, table: TableId) -> Option<&Dir24Table> {
+        self.active.tables.get(&table)
+    }
+
+    /// Longest-prefix match in `table` (host-order address).
+    #[inline]
+    pub fn lookup(&self, table: TableId, addr: u32) -> Option<NexthopId> {
+        self.table(table)?.lookup(addr)
+    }
+
+    /// Look up every address of `addrs` in `table` into `out` (nexthop id or
+    /// [`NO_ROUTE`]).
+    pub fn lookup_bulk(&self, table: TableId, addrs: &[u32], out: &mut [u32]) {
+        match self.table(table) {
+            Some(t) => t.lookup_bulk(addrs, out),
+            None => out[..addrs.len()].fill(NO_ROUTE),
+        }
+    }
+
+    /// The nexthop an id stands for in the serving set.
+    #[inline]
+    pub fn nexthop(&self, id: NexthopId) -> Option<&Nexthop> {
+        self.active.nexthops.get(id.0 as usize)?.as_ref()
+    }
+
+    /// Ids of the serving tables.
+    pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {
+        self.active.tables.keys().copied()
+    }
+
+    /// Free the memory of the set kept for the next resync.
+    pub fn release_spare(&mut self) {
+        if self.phase != Phase::Replaying {
+            self.shadow = TableSet::default();
+        }
+    }
+
+    /// Apply one event with no work bound (tests, tools).
+    pub fn apply_all(&mut self, event: &FibEvent) -> Result<(), Dir24Error> {
+        let mut budget = usize::MAX;
+        self.apply(event, &mut budget).map(|_| ())
+    }
+
+    fn target(&mut self) -> &mut TableSet {
+        if self.phase == Phase::Replaying {
+            &mut self.shadow
+        } else {
+            &mut self.active
+        }
+    }
+
+    fn check_nexthop(set: &TableSet, id: NexthopId) -> Result<(), Dir24Error> {
+        if set.has_nexthop(id) {
+            Ok(())
+        } else {
+            Err(Dir24Error::UnknownNexthop { id: id.0 })
+        }
+    }
+
+    fn table_mut(
+        set: &mut TableSet,
+        config: Dir24Config,
+        id: TableId,
+    ) -> &mut Dir24Table {
+        set.tables
+            .entry(id)
+            .or_insert_with(|| Dir24Table::new(config))
+    }
+
+    fn begin_replay(&mut self, budget: &mut usize) -> Progress {
+        if self.phase != Phase::Replaying {
+            self.phase = Phase::Replaying;
+        }
+        // Clear every table of the shadow (only their written ranges), budgeted.
+        let ids: Vec<TableId> = self.shadow.tables.keys().copied().collect();
+        for id in ids {
+            if self.clearing.contains(&id) {
+                continue;
+            }
+            let t = self.shadow.tables.get_mut(&id).expect("listed");
+            if t.clear(budget) == Progress::Partial {
+                return Progress::Partial;
+            }
+            self.clearing.push(id);
+        }
+        self.clearing.clear();
+        self.shadow.nexthops.clear();
+        Progress::Done
+    }
+
+    fn apply_inner(
+        &mut self,
+        event: &FibEvent,
+        budget: &mut usize,
+    ) -> Result<Progress, Dir24Error> {
+        let not_replaying = |what| Dir24Error::NotReplaying {
+            what,
+            seq: event.seq,
+        };
+        match event.kind {
+            EventKind::ReplayBegin => Ok(self.begin_replay(budget)),
+            EventKind::ReplayEnd => {
+                if self.phase != Phase::Replaying {
+                    return Err(not_replaying("ReplayEnd"));
+                }
+                std::mem::swap(&mut self.active, &mut self.shadow);
+                self.phase = Phase::Live;
+                self.complete = true;
+                self.replays += 1;
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            _ if self.phase == Phase::Fresh => Err(not_replaying("a route or nexthop event")),
+            EventKind::NexthopSet { id, nexthop } => {
+                if id.0 > MAX_NEXTHOP_ID {
+                    return Err(Dir24Error::NexthopOutOfRange { id: id.0 });
+                }
+                let set = self.target();
+                let i = id.0 as usize;
+                if set.nexthops.len() <= i {
+                    set.nexthops.resize(i + 1, None);
+                }
+                set.nexthops[i] = Some(nexthop);
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            EventKind::NexthopDel { id } => {
+                if let Some(slot) = self.target().nexthops.get_mut(id.0 as usize) {
+                    *slot = None;
+                }
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            EventKind::RouteAdd {
+                table,
+                prefix,
+                nexthop,
+            }
+            | EventKind::RouteReplace {
+                table,
+                prefix,
+                nexthop,
+            } => {
+                let config = self.config;
+                let set = self.target();
+                Self::check_nexthop(set, nexthop)?;
+                Self::table_mut(set, config, table).add(prefix, nexthop, budget)
+            }
+            EventKind::RouteDel {
+                table,
+                prefix,
+                covering,
+            } => {
+                let config = self.config;
+                let set = self.target();
+                let covering = match covering {
+                    Some(c) => {
+                        Self::check_nexthop(set, c.nexthop)?;
+                        Some((c.prefix, c.nexthop))
+                    }
+                    None => None,
+                };
+                match set.tables.get_mut(&table) {
+                    Some(t) => t.delete(prefix, covering, budget),
+                    // A delete in a table this core never had: nothing to remove.
+                    None => {
+                        let _ = config;
+                        Ok(Progress::Done)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl EventSink for ForwardingTables {
+    type Error = Dir24Error;
+
+    /// Apply `event` within `budget` units of work (about one table entry each).
+    fn apply(&mut self, event: &FibEvent, budget: &mut usize) -> Result<Progress, Dir24Error> {
+        if let Some(pending) = self.pending.take() {
+            if pending != *event {
+                if event.kind == EventKind::ReplayBegin {
+                    // A resync abandons whatever was half done: the shadow restarts.
+                    self.clearing.clear();
+                } else {
+                    return Err(Dir24Error::InterruptedEvent {
+                        seq: event.seq,
+                        pending: pending.seq,
+                    });
+                }
+            }
+        } else if event.kind == EventKind::ReplayBegin {
+            self.clearing.clear();
+        }
+        let progress = self.apply_inner(event, budget)?;
+        if progress == Progress::Partial {
+            self.pending = Some(*event);
+        }
+        Ok(progress)
+    }
+}
+
+impl std::fmt::Debug for ForwardingTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardingTables")
+            .field("phase", &self.phase)
+            .field("complete", &self.complete)
+            .field("tables", &self.active.tables.len())
+            .field("replays", &self.replays)
+            .finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! Bulk lookups: several addresses per call, with their memory accesses overlapped.
+//!
+//! Nearly every tbl24 read of a random address misses the caches, so throughput is
+//! set by how many misses are in flight at once. Each kernel first issues the tbl24
+//! reads of a whole batch (no read depends on another), then the tbl8 reads of the
+//! extended ones, then decodes. The AVX-512 and AVX2 kernels do the same with gather
+//! instructions; the one used is picked at run time (see `docs/DIR24.md` for which
+//! measured best).
+
+use super::table::{decode, Dir24Table};
+use super::EXT;
+
+/// An implementation of [`Dir24Table::lookup_bulk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupKernel {
+    /// Portable: batches of 32, tbl24 reads first, then tbl8 reads, then decode.
+    Scalar,
+    /// 8 addresses per `vpgatherdd` (x86-64 with AVX2).
+    Avx2,
+    /// 16 addresses per `vpgatherdd` (x86-64 with AVX-512F).
+    Avx512,
+}
+
+impl LookupKernel {
+    /// Whether this CPU can run the kernel.
+    pub fn is_available(self) -> bool {
+        match self {
+            LookupKernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            LookupKernel::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            LookupKernel::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every kernel this CPU can run.
+    pub fn available() -> impl Iterator<Item = LookupKernel> {
+        [
+            LookupKernel::Scalar,
+            LookupKernel::Avx2,
+            LookupKernel::Avx512,
+        ]
+        .into_iter()
+        .filter(|k| k.is_available())
+    }
+}
+
+const BATCH: usize = 32;
+
+impl Dir24Table {
+    /// Look up every address of `addrs` (host byte order) into `out`: the nexthop id,
+    /// or [`NO_ROUTE`](super::NO_ROUTE). Uses the fastest kernel this CPU has.
+    ///
+    /// # Panics
+    /// If `out` is shorter than `addrs`.
+    #[inline]
+    pub fn lookup_bulk(&self, addrs: &[u32], out: &mut [u32]) {
+        self.lookup_bulk_with(Self::default_kernel(), addrs, out)
+    }
+
+    /// The kernel [`lookup_bulk`](Self::lookup_bulk) uses on this CPU.
+    #[inline]
+    pub fn default_kernel() -> LookupKernel {
+        // Measured on AMD EPYC (Zen 4, see docs/DIR24.md): the scalar batch kernel
+        // beats both gather kernels, so it is the default everywhere.
+        LookupKernel::Scalar
+    }
+
+    /// [`lookup_bulk`](Self::lookup_bulk) with a chosen kernel; an unavailable one
+    /// falls back to [`LookupKernel::Scalar`].
+    pub fn lookup_bulk_with(&self, kernel: LookupKernel, addrs: &[u32], out: &mut [u32]) {
+        assert!(out.len() >= addrs.len(), "output shorter than input");
+        let out = &mut out[..addrs.len()];
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            LookupKernel::Avx512 if kernel.is_available() => {
+                // SAFETY: AVX-512F is present (checked just above).
+                unsafe { self.bulk_avx512(addrs, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            LookupKernel::Avx2 if kernel.is_available() => {
+                // SAFETY: AVX2 is present (checked just above).
+                unsafe { self.bulk_avx2(addrs, out) }
+            }
+            _ => self.bulk_scalar(addrs, out),
+        }
+    }
+
+    fn bulk_scalar(&self, addrs: &[u32], out: &mut [u32]) {
+        let tbl24 = self.tbl24_ptr();
+        let tbl8 = self.tbl8_ptr();
+        for (a, o) in addrs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            let mut e = [0u16; BATCH];
+            let n = a.len();
+            for i in 0..n {
+                // SAFETY: a[i] >> 8 < 2^24 <= tbl24's length.
+                e[i] = unsafe { *tbl24.add((a[i] >> 8) as usize) };
+            }
+            for i in 0..n {
+                if e[i] & EXT != 0 {
+                    let idx = ((e[i] as usize >> 1) << 8) | (a[i] as usize & 0xff);
+                    // SAFETY: an extended entry names an allocated group (table invariant),
+                    // so idx < groups * 256 <= tbl8's length.
+                    e[i] = unsafe { *tbl8.add(idx) };
+                }
+            }
+            for i in 0..n {
+                o[i] = decode(e[i]);
+            }
+        }
+    }
+
+    // The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's
+    // declared MSRV; the toolchain here is newer.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::incompatible_msrv)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn bulk_avx512(&self, addrs: &[u32], out: &mut [u32]) {
+        use std::arch::x86_64::*;
+        let tbl24 = self.tbl24_ptr() as *const i32;
+        let tbl8 = self.tbl8_ptr() as *const i32;
+        let low16 = _mm512_set1_epi32(0xffff);
+        let ext = _mm512_set1_epi32(EXT as i32);
+        let low8 = _mm512_set1_epi32(0xff);
+        let one = _mm512_set1_epi32(1);
+        let whole = addrs.len() / 16 * 16;
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: i + 16 <= addrs.len() == out.len(). The gathers read 4 bytes at
+            // byte offset 2 * index: tbl24 is padded by 2 entries past 2^24 and tbl8 by
+            // 2 entries past its last group, so every read stays inside the buffers;
+            // the tbl8 gather is masked to extended lanes, whose index is in range by
+            // the table invariant.
+            unsafe {
+                let a = _mm512_loadu_si512(addrs.as_ptr().add(i) as *const _);
+                let idx = _mm512_srli_epi32::<8>(a);
+                let mut e = _mm512_and_si512(_mm512_i32gather_epi32::<2>(idx, tbl24), low16);
+                let m = _mm512_test_epi32_mask(e, ext);
+                if m != 0 {
+                    let idx8 = _mm512_or_si512(
+                        _mm512_slli_epi32::<8>(_mm512_srli_epi32::<1>(e)),
+                        _mm512_and_si512(a, low8),
+                    );
+                    e = _mm512_mask_i32gather_epi32::<2>(e, m, idx8, tbl8);
+                    e = _mm512_and_si512(e, low16);
+                }
+                let r = _mm512_sub_epi32(_mm512_srli_epi32::<1>(e), one);
+                _mm512_storeu_si512(out.as_mut_ptr().add(i) as *mut _, r);
+            }
+            i += 16;
+        }
+        self.bulk_scalar(&addrs[whole..], &mut out[whole..]);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn bulk_avx2(&self, addrs: &[u32], out: &mut [u32]) {
+        use std::arch::x86_64::*;
+        let tbl24 = self.tbl24_ptr() as *const i32;
+        let tbl8 = self.tbl8_ptr() as *const i32;
+        let low16 = _mm256_set1_epi32(0xffff);
+        let ext = _mm256_set1_epi32(EXT as i32);
+        let low8 = _mm256_set1_epi32(0xff);
+        let one = _mm256_set1_epi32(1);
+        let whole = addrs.len() / 8 * 8;
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: as in bulk_avx512 (same padding argument), 8 lanes.
+            unsafe {
+                let a = _mm256_loadu_si256(addrs.as_ptr().add(i) as *const __m256i);
+                let idx = _mm256_srli_epi32::<8>(a);
+                let mut e = _mm256_and_si256(_mm256_i32gather_epi32::<2>(tbl24, idx), low16);
+                let m = _mm256_cmpeq_epi32(_mm256_and_si256(e, ext), ext);
+                if _mm256_movemask_epi8(m) != 0 {
+                    let idx8 = _mm256_or_si256(
+                        _mm256_slli_epi32::<8>(_mm256_srli_epi32::<1>(e)),
+                        _mm256_and_si256(a, low8),
+                    );
+                    e = _mm256_mask_i32gather_epi32::<2>(e, tbl8, idx8, m);
+                    e = _mm256_and_si256(e, low16);
+                }
+                let r = _mm256_sub_epi32(_mm256_srli_epi32::<1>(e), one);
+                _mm256_storeu_si256(out.as_mut_ptr().add(i) as *mut __m256i, r);
+            }
+            i += 8;
+        }
+        self.bulk_scalar(&addrs[whole..], &mut out[whole..]);
+    }
+}
