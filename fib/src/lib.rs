@@ -10,7 +10,6 @@
 //!   trait their state implements.
 
 pub mod dir24;
-pub mod dir24;
 pub mod event;
 pub mod fib;
 pub mod listener;
@@ -20,7 +19,6 @@ pub mod reference;
 pub mod route;
 mod table;
 
-pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables, MAX_NEXTHOP_ID};
 pub use event::{
     CoveringRoute, EventKind, EventSink, FibEvent, Nexthop, NexthopId, PortId, Progress, TableId,
 };
