@@ -5,6 +5,7 @@
 //! - [`fib`]: the sequenced FIB, the single writer's state, and listener registration,
 //!   replay, resync and nexthop reuse.
 //! - [`listener`]: the listener's side: its ring, seq checks and published progress.
+//! - [`routefile`]: the route file formats (RouteViews, iproute2-like lines).
 //! - [`reference`]: a plain reference listener that tests compare real ones against.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
@@ -17,6 +18,7 @@ mod nexthop;
 pub mod prefix;
 pub mod reference;
 pub mod route;
+pub mod routefile;
 mod table;
 
 pub use event::{
