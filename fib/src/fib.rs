@@ -38,7 +38,8 @@ pub struct FibConfig {
 impl Default for FibConfig {
     fn default() -> Self {
         FibConfig {
-            max_nexthops: 1 << 14,
+            // Every id must fit a DIR-24-8 entry.
+            max_nexthops: crate::dir24::MAX_NEXTHOP_ID + 1,
             max_resyncs_in_a_row: 5,
         }
     }
