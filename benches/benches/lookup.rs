@@ -1,0 +1,221 @@
+//! DIR-24-8 lookups, updates and full-table builds on the RouteViews table (if
+//! present), a synthetic 1M-route table and a 10k one, with three address streams.
+//!
+//! `cargo bench -p benches --bench lookup` (add `--features dpdk` to compare with
+//! DPDK's rte_lpm and rte_fib in the same process). Filter with a criterion regex,
+//! e.g. `-- 'lookup/synthetic-1m/uniform'`.
+
+use benches::addrs::AddressStream;
+use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use fib::dir24::{Dir24Config, Dir24Table, LookupKernel};
+use fib::{
+    CoveringRoute, EventKind, EventSink, FibEvent, ForwardingTables, Ipv4Prefix, Nexthop,
+    NexthopId, Progress, TableId,
+};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Addresses per measured iteration of a lookup bench.
+const ADDRS: usize = 1 << 16;
+/// Addresses per bulk call (a forwarding burst).
+const BURST: usize = 32;
+/// Work budget per apply call while building (about 20 us of work).
+const BUILD_BUDGET: usize = 16_384;
+
+fn tables() -> Vec<(&'static str, Vec<RouteEntry>)> {
+    let mut t = Vec::new();
+    let path = routes::routeviews_path();
+    match routes::load_routeviews(&path, DEFAULT_NEXTHOPS) {
+        Ok(r) => t.push(("routeviews-606k", r)),
+        Err(e) => eprintln!("skipping RouteViews ({e}); `make data` fetches it"),
+    }
+    t.push(("synthetic-1m", routes::synthetic_1m()));
+    t.push(("synthetic-10k", routes::synthetic_10k()));
+    t
+}
+
+fn build(routes: &[RouteEntry]) -> Dir24Table {
+    let mut t = Dir24Table::new(Dir24Config::default());
+    for r in routes {
+        t.insert(r.prefix, r.nexthop).expect("insert");
+    }
+    t
+}
+
+fn replay_events(routes: &[RouteEntry]) -> Vec<FibEvent> {
+    let ev = |kind| FibEvent { seq: 1, kind };
+    let mut v = vec![ev(EventKind::ReplayBegin)];
+    v.extend((0..DEFAULT_NEXTHOPS).map(|id| {
+        ev(EventKind::NexthopSet {
+            id: NexthopId(id),
+            nexthop: Nexthop::Connected { port: id as u16 },
+        })
+    }));
+    v.extend(routes.iter().map(|r| {
+        ev(EventKind::RouteAdd {
+            table: TableId::MAIN,
+            prefix: r.prefix,
+            nexthop: r.nexthop,
+        })
+    }));
+    v.push(ev(EventKind::ReplayEnd));
+    v
+}
+
+fn apply_budgeted(ft: &mut ForwardingTables, e: &FibEvent) {
+    loop {
+        let mut budget = BUILD_BUDGET;
+        if ft.apply(e, &mut budget).expect("apply") == Progress::Done {
+            return;
+        }
+    }
+}
+
+fn bench_lookups(c: &mut Criterion) {
+    for (name, routes) in tables() {
+        let table = build(&routes);
+        let stats = table.stats();
+        eprintln!(
+            "{name}: {} routes, tbl8 groups {}, lookup memory {:.1} MiB, total {:.1} MiB, tbl24 on {:?}",
+            routes.len(),
+            stats.tbl8_groups_used,
+            stats.lookup_bytes as f64 / (1 << 20) as f64,
+            stats.total_bytes as f64 / (1 << 20) as f64,
+            table.tbl24_backing(),
+        );
+        for stream in AddressStream::ALL {
+            let addrs = stream.generate(&routes, ADDRS, 42);
+            let mut g = c.benchmark_group(format!("lookup/{name}/{}", stream.name()));
+            g.throughput(Throughput::Elements(ADDRS as u64));
+            g.sample_size(20);
+            g.warm_up_time(Duration::from_millis(500));
+            g.measurement_time(Duration::from_secs(2));
+            g.bench_function("single", |b| {
+                b.iter(|| {
+                    let mut sum = 0u32;
+                    for &a in &addrs {
+                        sum = sum.wrapping_add(table.lookup_raw(black_box(a)));
+                    }
+                    sum
+                })
+            });
+            let mut out = vec![0u32; ADDRS];
+            for kernel in LookupKernel::available() {
+                g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
+                    b.iter(|| {
+                        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                            table.lookup_bulk_with(kernel, black_box(a), o);
+                        }
+                        black_box(&out);
+                    })
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+/// For each sampled route, the covering route a FIB would put in its delete event.
+fn coverings(routes: &[RouteEntry], sample: &[RouteEntry]) -> Vec<Option<CoveringRoute>> {
+    let by_prefix: HashMap<Ipv4Prefix, NexthopId> =
+        routes.iter().map(|r| (r.prefix, r.nexthop)).collect();
+    sample
+        .iter()
+        .map(|r| {
+            (0..r.prefix.len()).rev().find_map(|len| {
+                let p = Ipv4Prefix::truncate(r.prefix.addr(), len).unwrap();
+                by_prefix
+                    .get(&p)
+                    .map(|&nexthop| CoveringRoute { prefix: p, nexthop })
+            })
+        })
+        .collect()
+}
+
+fn bench_updates(c: &mut Criterion) {
+    let routes = routes::synthetic_1m();
+    let mut table = build(&routes);
+    // 10k routes spread over the table: deleted then inserted back each iteration.
+    let sample: Vec<RouteEntry> = routes.iter().step_by(100).copied().collect();
+    let covers = coverings(&routes, &sample);
+    let mut g = c.benchmark_group("update/synthetic-1m");
+    g.throughput(Throughput::Elements(sample.len() as u64));
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("delete", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = std::time::Instant::now();
+                for (r, cover) in sample.iter().zip(&covers) {
+                    let cover = cover.map(|c| (c.prefix, c.nexthop));
+                    table.remove(r.prefix, cover).unwrap();
+                }
+                total += start.elapsed();
+                for r in &sample {
+                    table.insert(r.prefix, r.nexthop).unwrap();
+                }
+            }
+            total
+        })
+    });
+    g.bench_function("insert", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                for (r, cover) in sample.iter().zip(&covers) {
+                    let cover = cover.map(|c| (c.prefix, c.nexthop));
+                    table.remove(r.prefix, cover).unwrap();
+                }
+                let start = std::time::Instant::now();
+                for r in &sample {
+                    table.insert(r.prefix, r.nexthop).unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn bench_build(c: &mut Criterion) {
+    for (name, routes) in tables() {
+        let events = replay_events(&routes);
+        let mut g = c.benchmark_group(format!("build/{name}"));
+        g.throughput(Throughput::Elements(routes.len() as u64));
+        g.sample_size(10);
+        g.warm_up_time(Duration::from_millis(500));
+        g.measurement_time(Duration::from_secs(5));
+        // A resync: the listener rebuilds its shadow (clearing the reused storage
+        // first, budgeted) from a full replay, then swaps.
+        let mut ft = ForwardingTables::default();
+        g.bench_function("replay-resync", |b| {
+            b.iter(|| {
+                for e in &events {
+                    apply_budgeted(&mut ft, e);
+                }
+            })
+        });
+        // A fresh table each time (includes first-touch page faults).
+        g.bench_function("fresh-table", |b| {
+            b.iter_batched(
+                || Dir24Table::new(Dir24Config::default()),
+                |mut t| {
+                    for r in &routes {
+                        t.insert(r.prefix, r.nexthop).unwrap();
+                    }
+                    t
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_lookups, bench_updates, bench_build);
+criterion_main!(benches);
