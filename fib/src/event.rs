@@ -42,6 +42,9 @@ impl fmt::Display for NexthopId {
 /// A forwarding port (NIC) index.
 pub type PortId = u16;
 
+/// An Ethernet (MAC) address, as the FIB carries it (the dataplane has the typed view).
+pub type MacAddr = [u8; 6];
+
 /// Where a route sends packets. The neighbour's MAC is resolved separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Nexthop {
@@ -82,8 +85,14 @@ pub enum EventKind {
     ReplayBegin,
     /// The replay is complete: the fresh state is now exactly the FIB at this seq.
     ReplayEnd,
-    /// A nexthop appears, or changes where it points (same id).
+    /// A nexthop appears, or changes where it points (same id). Its neighbour is
+    /// unresolved until a `NexthopResolved` for it follows.
     NexthopSet { id: NexthopId, nexthop: Nexthop },
+    /// The link-layer address of a nexthop's neighbour (the gateway) is now known
+    /// (`Some`), or no longer (`None`). Only ever about a nexthop the listener has:
+    /// adjacencies travel the same ordered ring as routes, so a route never points at
+    /// an adjacency a listener has not seen.
+    NexthopResolved { id: NexthopId, mac: Option<MacAddr> },
     /// A nexthop is gone; no route uses it any more.
     NexthopDel { id: NexthopId },
     /// A prefix with no installed route gets one.

@@ -10,7 +10,9 @@
 //! reports, flushes the listener and replays it again, at most
 //! [`FibConfig::max_resyncs_in_a_row`] times before it is reported as failed.
 
-use crate::event::{CoveringRoute, EventKind, FibEvent, Nexthop, NexthopId, TableId};
+use crate::event::{
+    CoveringRoute, EventKind, FibEvent, MacAddr, Nexthop, NexthopId, PortId, TableId,
+};
 use crate::listener::{ListenerConfig, ListenerId, ListenerShared, Subscription};
 use crate::nexthop::NexthopTable;
 use crate::prefix::Ipv4Prefix;
@@ -96,24 +98,30 @@ pub enum FibError {
 struct Snapshot {
     seq: u64,
     nexthops: Vec<(NexthopId, Nexthop)>,
+    /// Resolved nexthops, replayed right after the nexthops.
+    resolved: Vec<(NexthopId, MacAddr)>,
     routes: Vec<(TableId, Ipv4Prefix, NexthopId)>,
 }
 
 impl Snapshot {
-    /// Events in a replay: begin, nexthops, routes, end.
+    /// Events in a replay: begin, nexthops, their resolutions, routes, end.
     fn len(&self) -> usize {
-        self.nexthops.len() + self.routes.len() + 2
+        self.nexthops.len() + self.resolved.len() + self.routes.len() + 2
     }
 
     fn event(&self, i: usize) -> FibEvent {
         let nh = self.nexthops.len();
+        let res = nh + self.resolved.len();
         let kind = if i == 0 {
             EventKind::ReplayBegin
         } else if i <= nh {
             let (id, nexthop) = self.nexthops[i - 1];
             EventKind::NexthopSet { id, nexthop }
-        } else if i <= nh + self.routes.len() {
-            let (table, prefix, nexthop) = self.routes[i - 1 - nh];
+        } else if i <= res {
+            let (id, mac) = self.resolved[i - 1 - nh];
+            EventKind::NexthopResolved { id, mac: Some(mac) }
+        } else if i <= res + self.routes.len() {
+            let (table, prefix, nexthop) = self.routes[i - 1 - res];
             EventKind::RouteAdd {
                 table,
                 prefix,
@@ -192,6 +200,9 @@ pub struct Fib {
     cfg: FibConfig,
     seq: u64,
     nexthops: NexthopTable,
+    /// Resolved neighbours: (port, address) -> MAC. New nexthops through a known
+    /// neighbour start resolved.
+    neighbours: HashMap<(PortId, Ipv4Addr), MacAddr>,
     tables: HashMap<TableId, RouteTable>,
     listeners: Vec<ListenerSlot>,
     next_listener: u32,
@@ -219,6 +230,7 @@ impl Fib {
             nexthops: NexthopTable::new(cfg.max_nexthops),
             cfg,
             seq: 0,
+            neighbours: HashMap::new(),
             tables,
             listeners: Vec::new(),
             next_listener: 0,
@@ -306,9 +318,62 @@ impl Fib {
                 capacity: self.nexthops.capacity(),
                 pending: self.nexthops.pending_len(),
             })?;
-        self.nexthops.insert(id, nexthop);
+        let mac = self.neighbour_of(&nexthop);
+        self.nexthops.insert(id, nexthop, mac);
         self.emit(EventKind::NexthopSet { id, nexthop });
+        if mac.is_some() {
+            self.emit(EventKind::NexthopResolved { id, mac });
+        }
         Ok(id)
+    }
+
+    fn neighbour_of(&self, nexthop: &Nexthop) -> Option<MacAddr> {
+        match nexthop {
+            Nexthop::Gateway { port, gateway } => self.neighbours.get(&(*port, *gateway)).copied(),
+            _ => None,
+        }
+    }
+
+    /// Records what neighbour resolution found for `addr` on `port` (`None`: it is
+    /// unreachable or forgotten). Every nexthop through that gateway follows, in seq
+    /// order with routes. Returns how many nexthops changed.
+    pub fn set_neighbour(&mut self, port: PortId, addr: Ipv4Addr, mac: Option<MacAddr>) -> usize {
+        match mac {
+            Some(m) => self.neighbours.insert((port, addr), m),
+            None => self.neighbours.remove(&(port, addr)),
+        };
+        let gateway = Nexthop::Gateway {
+            port,
+            gateway: addr,
+        };
+        let mut ids: Vec<NexthopId> = self
+            .nexthops
+            .iter()
+            .filter(|(_, e)| e.nexthop == gateway && e.mac != mac)
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        for id in &ids {
+            self.nexthops.set_mac(*id, mac);
+            self.emit(EventKind::NexthopResolved { id: *id, mac });
+        }
+        ids.len()
+    }
+
+    /// Resolved neighbours, for `neigh show`.
+    pub fn neighbours(&self) -> Vec<(PortId, Ipv4Addr, MacAddr)> {
+        let mut v: Vec<_> = self
+            .neighbours
+            .iter()
+            .map(|((p, a), m)| (*p, *a, *m))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A nexthop's resolved MAC, if known.
+    pub fn nexthop_mac(&self, id: NexthopId) -> Option<MacAddr> {
+        self.nexthops.get(id).and_then(|e| e.mac)
     }
 
     /// The id of a nexthop equal to `nexthop`, creating one if there is none.
@@ -326,8 +391,12 @@ impl Fib {
         if old.nexthop == nexthop {
             return Ok(());
         }
-        self.nexthops.replace(id, nexthop);
+        let mac = self.neighbour_of(&nexthop);
+        self.nexthops.replace(id, nexthop, mac);
         self.emit(EventKind::NexthopSet { id, nexthop });
+        if mac.is_some() {
+            self.emit(EventKind::NexthopResolved { id, mac });
+        }
         Ok(())
     }
 
@@ -869,6 +938,11 @@ fn snapshot(
     }
     let mut nhs: Vec<_> = nexthops.iter().map(|(id, e)| (id, e.nexthop)).collect();
     nhs.sort_by_key(|x| x.0);
+    let mut resolved: Vec<_> = nexthops
+        .iter()
+        .filter_map(|(id, e)| e.mac.map(|m| (id, m)))
+        .collect();
+    resolved.sort_by_key(|x| x.0);
     let total = tables.values().map(RouteTable::len).sum();
     let mut routes = Vec::with_capacity(total);
     for (id, t) in tables {
@@ -877,6 +951,7 @@ fn snapshot(
     let s = Arc::new(Snapshot {
         seq,
         nexthops: nhs,
+        resolved,
         routes,
     });
     *cache = Some(s.clone());

@@ -21,11 +21,12 @@ pub mod route;
 pub mod routefile;
 mod table;
 
+pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables, MAX_NEXTHOP_ID};
 pub use event::{
-    CoveringRoute, EventKind, EventSink, FibEvent, Nexthop, NexthopId, PortId, Progress, TableId,
+    CoveringRoute, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopId, PortId, Progress,
+    TableId,
 };
 pub use fib::{Fib, FibConfig, FibError, FibStats, ListenerStatus, RouteEntry};
 pub use listener::{ListenerConfig, ListenerId, ListenerShared, PollOutcome, Subscription};
 pub use prefix::{Ipv4Prefix, PrefixError};
 pub use route::{Protocol, Route};
-pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables, MAX_NEXTHOP_ID};

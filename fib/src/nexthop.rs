@@ -5,13 +5,15 @@
 //! at seq `R` is not handed out again until every listener has applied past `R`, so
 //! no core can ever confuse the old nexthop with a new one under the same id.
 
-use crate::event::{Nexthop, NexthopId};
+use crate::event::{MacAddr, Nexthop, NexthopId};
 use hashbrown::HashMap;
 use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NexthopEntry {
     pub nexthop: Nexthop,
+    /// The gateway's MAC, once neighbour resolution found it.
+    pub mac: Option<MacAddr>,
     pub refcount: u32,
 }
 
@@ -70,7 +72,7 @@ impl NexthopTable {
         }
     }
 
-    pub fn insert(&mut self, id: NexthopId, nexthop: Nexthop) {
+    pub fn insert(&mut self, id: NexthopId, nexthop: Nexthop, mac: Option<MacAddr>) {
         if !self.free.remove(&id.0) {
             debug_assert_eq!(id.0, self.next_fresh);
             self.next_fresh += 1;
@@ -79,17 +81,19 @@ impl NexthopTable {
             id,
             NexthopEntry {
                 nexthop,
+                mac,
                 refcount: 0,
             },
         );
         self.by_value.entry(nexthop).or_insert(id);
     }
 
-    pub fn replace(&mut self, id: NexthopId, nexthop: Nexthop) {
+    pub fn replace(&mut self, id: NexthopId, nexthop: Nexthop, mac: Option<MacAddr>) {
         let entry = self
             .entries
             .get_mut(&id)
             .expect("replace of a known nexthop");
+        entry.mac = mac;
         let old = std::mem::replace(&mut entry.nexthop, nexthop);
         if self.by_value.get(&old) == Some(&id) {
             self.by_value.remove(&old);
@@ -105,6 +109,13 @@ impl NexthopTable {
             self.by_value.remove(&entry.nexthop);
         }
         self.pending.push_back((id, seq));
+    }
+
+    pub fn set_mac(&mut self, id: NexthopId, mac: Option<MacAddr>) {
+        self.entries
+            .get_mut(&id)
+            .expect("resolve of a known nexthop")
+            .mac = mac;
     }
 
     pub fn hold(&mut self, id: NexthopId) {

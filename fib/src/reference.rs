@@ -7,7 +7,9 @@
 //! to an unknown nexthop, an out-of-order seq or a nexthop deleted while in use are
 //! errors, not silent divergence.
 
-use crate::event::{EventKind, EventSink, FibEvent, Nexthop, NexthopId, Progress, TableId};
+use crate::event::{
+    EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopId, Progress, TableId,
+};
 use crate::prefix::{mask, Ipv4Prefix};
 use std::collections::BTreeMap;
 
@@ -15,6 +17,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReferenceState {
     pub nexthops: BTreeMap<NexthopId, Nexthop>,
+    /// Resolved neighbour MACs of nexthops.
+    pub macs: BTreeMap<NexthopId, MacAddr>,
     pub routes: BTreeMap<(TableId, Ipv4Prefix), NexthopId>,
 }
 
@@ -120,6 +124,16 @@ fn apply_change(
     match kind {
         EventKind::NexthopSet { id, nexthop } => {
             st.nexthops.insert(id, nexthop);
+            st.macs.remove(&id);
+        }
+        EventKind::NexthopResolved { id, mac } => {
+            if !st.nexthops.contains_key(&id) {
+                return Err(format!("resolution of unknown nexthop {id}"));
+            }
+            match mac {
+                Some(m) => st.macs.insert(id, m),
+                None => st.macs.remove(&id),
+            };
         }
         EventKind::NexthopDel { id } => {
             if st.routes.values().any(|nh| *nh == id) {
@@ -179,6 +193,11 @@ pub fn expected_state(fib: &crate::fib::Fib) -> ReferenceState {
             .nexthops()
             .into_iter()
             .map(|(id, nh, _)| (id, nh))
+            .collect(),
+        macs: fib
+            .nexthops()
+            .into_iter()
+            .filter_map(|(id, _, _)| fib.nexthop_mac(id).map(|m| (id, m)))
             .collect(),
         routes: fib
             .installed()

@@ -405,3 +405,71 @@ fn dropped_subscription_is_forgotten() {
     fib.del_nexthop(a).unwrap();
     assert_eq!(nh(&mut fib, 0, 2), a);
 }
+
+/// Neighbour resolution reaches listeners as `NexthopResolved`, in order with routes,
+/// and is part of every replay.
+#[test]
+fn neighbour_resolution_follows_nexthops() {
+    let mut fib = Fib::default();
+    let mut sub = fib.register(ListenerConfig::new("l")).unwrap();
+    let mut sink = ReferenceSink::default();
+    let gw1 = Ipv4Addr::new(192, 0, 2, 1);
+    let a = fib
+        .add_nexthop(Nexthop::Gateway {
+            port: 0,
+            gateway: gw1,
+        })
+        .unwrap();
+    let b = fib
+        .add_nexthop(Nexthop::Gateway {
+            port: 1,
+            gateway: gw1,
+        })
+        .unwrap();
+    assert_eq!(fib.set_neighbour(0, gw1, Some([2, 0, 0, 0, 0, 1])), 1);
+    assert_eq!(fib.nexthop_mac(a), Some([2, 0, 0, 0, 0, 1]));
+    assert_eq!(
+        fib.nexthop_mac(b),
+        None,
+        "same address on another port is another neighbour"
+    );
+    // A nexthop created through a known neighbour starts resolved.
+    fib.del_nexthop(a).unwrap();
+    drain(&mut fib, &mut sub, &mut sink);
+    let c = fib
+        .add_nexthop(Nexthop::Gateway {
+            port: 0,
+            gateway: gw1,
+        })
+        .unwrap();
+    assert_eq!(fib.nexthop_mac(c), Some([2, 0, 0, 0, 0, 1]));
+    drain(&mut fib, &mut sub, &mut sink);
+    assert_in_step(&fib, &sink);
+    assert_eq!(
+        sink.serving.as_ref().unwrap().macs.get(&c),
+        Some(&[2, 0, 0, 0, 0, 1])
+    );
+    // A replay carries the resolutions.
+    let mut late = fib.register(ListenerConfig::new("late")).unwrap();
+    let mut late_sink = ReferenceSink::default();
+    drain(&mut fib, &mut late, &mut late_sink);
+    assert_in_step(&fib, &late_sink);
+    // Forgetting the neighbour unresolves its nexthops; repointing a nexthop does too.
+    assert_eq!(fib.set_neighbour(0, gw1, None), 1);
+    fib.set_neighbour(1, Ipv4Addr::new(192, 0, 2, 9), Some([2, 0, 0, 0, 0, 9]));
+    fib.replace_nexthop(
+        b,
+        Nexthop::Gateway {
+            port: 1,
+            gateway: Ipv4Addr::new(192, 0, 2, 9),
+        },
+    )
+    .unwrap();
+    assert_eq!(fib.nexthop_mac(b), Some([2, 0, 0, 0, 0, 9]));
+    drain(&mut fib, &mut sub, &mut sink);
+    assert_in_step(&fib, &sink);
+    assert_eq!(
+        fib.neighbours(),
+        vec![(1, Ipv4Addr::new(192, 0, 2, 9), [2, 0, 0, 0, 0, 9])]
+    );
+}

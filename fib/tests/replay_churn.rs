@@ -82,6 +82,17 @@ impl Churn {
                     None => fib.del_route(table, prefix, proto),
                 }
             }
+            99 if self.rng.random_bool(0.5) => {
+                // Neighbour churn: a gateway resolves, changes MAC or is forgotten.
+                let last = self.rng.random_range(1..=16u8);
+                let port = u16::from((last - 1) % 4);
+                let mac = self
+                    .rng
+                    .random_bool(0.7)
+                    .then(|| [2, 0, 0, 0, 0, self.rng.random()]);
+                fib.set_neighbour(port, Ipv4Addr::new(192, 0, 2, last), mac);
+                Ok(Some(fib.seq()))
+            }
             _ => {
                 // Nexthop churn: replace one's gateway (every route follows).
                 let gw = Ipv4Addr::new(198, 51, 100, self.rng.random_range(1..255));

@@ -3,7 +3,9 @@
 
 use super::table::{Dir24Config, Dir24Error, Dir24Table};
 use super::{MAX_NEXTHOP_ID, NO_ROUTE};
-use crate::event::{EventKind, EventSink, FibEvent, Nexthop, NexthopId, Progress, TableId};
+use crate::event::{
+    EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopId, Progress, TableId,
+};
 use hashbrown::HashMap;
 
 /// One complete forwarding state: a table per VRF and the nexthops they point to.
@@ -11,6 +13,8 @@ use hashbrown::HashMap;
 struct TableSet {
     tables: HashMap<TableId, Dir24Table>,
     nexthops: Vec<Option<Nexthop>>,
+    /// The resolved neighbour MAC of each nexthop (same index), if known.
+    macs: Vec<Option<MacAddr>>,
 }
 
 impl TableSet {
@@ -118,6 +122,12 @@ impl ForwardingTables {
         self.active.nexthops.get(id.0 as usize)?.as_ref()
     }
 
+    /// The resolved MAC of a nexthop's neighbour in the serving set, if known.
+    #[inline]
+    pub fn neighbour_mac(&self, id: NexthopId) -> Option<MacAddr> {
+        *self.active.macs.get(id.0 as usize)?
+    }
+
     /// Ids of the serving tables.
     pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {
         self.active.tables.keys().copied()
@@ -152,11 +162,7 @@ impl ForwardingTables {
         }
     }
 
-    fn table_mut(
-        set: &mut TableSet,
-        config: Dir24Config,
-        id: TableId,
-    ) -> &mut Dir24Table {
+    fn table_mut(set: &mut TableSet, config: Dir24Config, id: TableId) -> &mut Dir24Table {
         set.tables
             .entry(id)
             .or_insert_with(|| Dir24Table::new(config))
@@ -214,14 +220,28 @@ impl ForwardingTables {
                 let i = id.0 as usize;
                 if set.nexthops.len() <= i {
                     set.nexthops.resize(i + 1, None);
+                    set.macs.resize(i + 1, None);
                 }
                 set.nexthops[i] = Some(nexthop);
+                set.macs[i] = None;
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            EventKind::NexthopResolved { id, mac } => {
+                let set = self.target();
+                let i = id.0 as usize;
+                if !set.has_nexthop(id) {
+                    return Err(Dir24Error::UnknownNexthop { id: id.0 });
+                }
+                set.macs[i] = mac;
                 *budget = budget.saturating_sub(1);
                 Ok(Progress::Done)
             }
             EventKind::NexthopDel { id } => {
-                if let Some(slot) = self.target().nexthops.get_mut(id.0 as usize) {
+                let set = self.target();
+                if let Some(slot) = set.nexthops.get_mut(id.0 as usize) {
                     *slot = None;
+                    set.macs[id.0 as usize] = None;
                 }
                 *budget = budget.saturating_sub(1);
                 Ok(Progress::Done)

@@ -24,6 +24,7 @@ pub fn assert_in_step(fib: &Fib, sink: &ReferenceSink) {
     let want = expected_state(fib);
     let got = sink.serving.as_ref().expect("listener has a table");
     assert_eq!(got.nexthops, want.nexthops, "nexthops differ");
+    assert_eq!(got.macs, want.macs, "neighbour resolutions differ");
     if got.routes != want.routes {
         let extra: Vec<_> = got
             .routes
