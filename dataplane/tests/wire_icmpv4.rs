@@ -137,7 +137,7 @@ fn parse_refuses_bad_checksum_unknown_types_and_truncation() {
         Err(WireError::BadChecksum)
     );
     for (msg_type, code) in [(13u8, 0u8), (3, 16), (11, 2), (8, 1)] {
-        let mut bytes = vec![msg_type, code, 0, 0, 0, 0, 0, 0];
+        let mut bytes = [msg_type, code, 0, 0, 0, 0, 0, 0];
         let mut packet = Icmpv4Packet::new_checked(&mut bytes[..]).unwrap();
         packet.fill_checksum();
         assert!(

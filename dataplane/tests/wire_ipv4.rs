@@ -80,7 +80,7 @@ fn setters_write_each_field() {
 
 #[test]
 fn options_region_follows_ihl() {
-    let mut bytes = vec![0u8; 32];
+    let mut bytes = [0u8; 32];
     bytes[0] = 0x47; // IHL 7: 8 bytes of options
     bytes[2..4].copy_from_slice(&32u16.to_be_bytes());
     bytes[20..28].copy_from_slice(&[0x94, 0x04, 0, 0, 1, 1, 1, 0]); // router alert, nop, eol
