@@ -77,3 +77,130 @@ pub fn recv_n<P: Port>(port: &mut P, want: usize, timeout: std::time::Duration) 
     }
     out
 }
+
+/// A spawned `dpdk-testpmd`: its output is collected on a thread, and it is
+/// killed by PID (and reaped) when dropped, however the test ends.
+pub struct Testpmd {
+    child: Option<std::process::Child>,
+    stdin: Option<std::process::ChildStdin>,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Testpmd {
+    /// Starts `dpdk-testpmd` with EAL arguments `eal` and application
+    /// arguments `app` (after `--`), non-interactive. With `--auto-start`,
+    /// [`Testpmd::wait_forwarding`] returns once it forwards.
+    pub fn spawn(eal: &[String], app: &[String]) -> Testpmd {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        // stdbuf: line-buffered stdout, so "Press enter to exit" (printed
+        // once forwarding has started) can be waited for through the pipe.
+        // stdbuf execs testpmd, so the child's PID is testpmd's.
+        let mut child = Command::new("stdbuf")
+            .arg("-oL")
+            .arg("dpdk-testpmd")
+            .args(eal)
+            .arg("--")
+            .args(app)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dpdk-testpmd runs (Debian package dpdk)");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        let outs: Vec<Box<dyn Read + Send>> = vec![
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for mut r in outs {
+            let o = std::sync::Arc::clone(&output);
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    o.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }));
+        }
+        Testpmd {
+            stdin: child.stdin.take(),
+            child: Some(child),
+            output,
+            readers,
+        }
+    }
+
+    /// Output so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the output contains `needle`, or `timeout`.
+    pub fn wait_for(&self, needle: &str, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if self.output().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Waits until testpmd has started forwarding (it flushes its RX queues
+    /// just before, so packets sent earlier would be lost).
+    pub fn wait_forwarding(&self, timeout: std::time::Duration) -> bool {
+        self.wait_for("Press enter to exit", timeout)
+    }
+
+    /// Asks testpmd to stop (Enter on stdin: it stops forwarding, prints its
+    /// statistics and exits), waits up to `timeout`, kills it otherwise;
+    /// returns everything it printed.
+    pub fn stop(mut self, timeout: std::time::Duration) -> String {
+        use std::io::Write;
+        if let Some(mut s) = self.stdin.take() {
+            let _ = s.write_all(b"\n");
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut child = self.child.take().unwrap();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                _ if std::time::Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        self.output()
+    }
+}
+
+impl Drop for Testpmd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // Child::kill signals this child's own PID (SIGKILL).
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The number after `key` in testpmd's "Accumulated forward statistics for
+/// all ports" block (e.g. `RX-packets:`).
+pub fn testpmd_accumulated(output: &str, key: &str) -> Option<u64> {
+    let block = &output[output.find("Accumulated forward statistics for all ports")?..];
+    let rest = &block[block.find(key)? + key.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
