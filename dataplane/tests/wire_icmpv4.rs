@@ -335,3 +335,17 @@ proptest! {
         }
     }
 }
+
+/// Found by fuzzing: one's complement has two zeros. A message whose checksum field holds
+/// 0xffff where a sender would compute 0x0000 still verifies (RFC 1071), so it parses; it is
+/// re-emitted with the canonical 0x0000.
+#[test]
+fn checksum_negative_zero_verifies_and_reemits_canonical() {
+    let received = [0u8, 0, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0xff];
+    let packet = Icmpv4Packet::new_checked(&received[..]).unwrap();
+    assert!(packet.verify_checksum());
+    let repr = Icmpv4Repr::parse(&packet).unwrap();
+    let bytes = emit(&repr);
+    assert_eq!(&bytes[2..4], &[0, 0]);
+    assert_eq!(bytes[4..], received[4..]);
+}
