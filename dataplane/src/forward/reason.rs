@@ -79,6 +79,8 @@ reason_enum! {
         MulticastDestination => "multicast_destination",
         /// Unicast IP destination received in a link-layer broadcast/multicast frame.
         L2Multicast => "l2_multicast",
+        /// The route's nexthop is a blackhole: dropped on purpose.
+        Blackhole => "blackhole",
     }
 }
 
@@ -101,5 +103,8 @@ reason_enum! {
         /// Longer than the egress MTU with DF clear: the control plane fragments it
         /// (slow path) or drops it under its own counter.
         Fragment => "fragment",
+        /// The nexthop's neighbour MAC is not known yet (or the destination is on a
+        /// connected subnet and needs ARP): the control plane resolves it.
+        Unresolved => "unresolved",
     }
 }
