@@ -7,3 +7,4 @@ pub mod dpdk;
 
 pub mod forward;
 pub mod wire;
+pub mod worker;

@@ -1,0 +1,465 @@
+//! Forwarding cores: one pinned thread per core, run to completion over bursts.
+//!
+//! A [`ForwardingCore`] owns, for its whole life:
+//! - its lookup state, a [`ForwardingTables`] that is a registered FIB listener (it
+//!   drains its own [`Subscription`] with a bounded budget every loop iteration);
+//! - one [`Port`] handle per port (its own RX/TX queue pair on each), monomorphised:
+//!   no dynamic dispatch per packet or per burst. The core's port at index `i` is the
+//!   FIB's `PortId` `i`;
+//! - its rings to and from the control plane and its counters, shared through a
+//!   [`CoreHandle`].
+//!
+//! One loop iteration ([`ForwardingCore::poll_once`]):
+//! 1. apply at most `fib_budget` units of pending FIB work;
+//! 2. only if the tables are complete (the first replay has ended): for each port,
+//!    receive a burst, run the pipeline over it (see below), send each egress port's
+//!    share with one `tx_burst`;
+//! 3. transmit up to one burst of frames the control plane injected;
+//! 4. publish the counters.
+//!
+//! The pipeline over a burst: `classify` each frame (RFC 1812 checks), one
+//! `lookup_bulk` for all forwardable destinations in the ingress port's table, nexthop
+//! → adjacency, `rewrite` (MTU, TTL, checksum, MACs), then dispatch. See
+//! `docs/FORWARDING.md` for the decision table.
+//!
+//! A core that has not finished its first replay does not poll RX at all (packets
+//! wait in the device queue; none is forwarded with a partial table). A core that
+//! resyncs keeps forwarding with its old tables: `ForwardingTables` builds the new
+//! ones in a shadow and swaps at `ReplayEnd`.
+//!
+//! The packet path takes no lock, makes no system call and does not allocate
+//! (`dataplane/tests/core_no_alloc.rs` checks the last with a counting allocator).
+//! Applying FIB events can allocate when the tables grow (a new VRF, more nexthop
+//! slots, tbl8 pool growth): that is the FIB listener's bounded work, not per packet.
+
+mod counters;
+mod pipeline;
+mod rings;
+
+pub use counters::{CoreCounters, CoreStats, PortStats};
+pub use pipeline::PortSetup;
+pub use rings::{CoreHandle, Injected, Punted};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_queue::ArrayQueue;
+use fib::{Dir24Config, ForwardingTables, Subscription};
+
+use crate::port::{Burst, Port, PortCounters, MAX_BURST};
+use counters::LocalCounters;
+use pipeline::{process_burst, PipelineContext, Scratch};
+
+/// What a core does in an iteration that found no work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdlePolicy {
+    /// Keep polling (a `pause` hint, no system call): the production setting.
+    #[default]
+    Spin,
+    /// `std::thread::yield_now()`: a system call, for tests and demos sharing CPUs
+    /// with other busy threads. Never for a dedicated core.
+    Yield,
+}
+
+/// How to build a core.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// For logs, the thread name and the FIB listener's name.
+    pub name: String,
+    /// The CPU to pin the core's thread to, when it runs; `None`: not pinned. A CPU
+    /// that does not exist on this machine is not an error: the core runs unpinned
+    /// (see [`CoreStats::pinned_cpu`]).
+    pub cpu: Option<usize>,
+    /// One entry per port handle, in the same order.
+    pub ports: Vec<PortSetup>,
+    /// Units of FIB work (about one table write each) per loop iteration.
+    pub fib_budget: usize,
+    /// Slots in the punt ring (core → control).
+    pub punt_ring: usize,
+    /// Slots in the inject ring (control → core).
+    pub inject_ring: usize,
+    /// Sizing of the core's DIR-24-8 tables.
+    pub dir24: Dir24Config,
+    pub idle: IdlePolicy,
+}
+
+impl CoreConfig {
+    pub fn new(name: impl Into<String>, ports: Vec<PortSetup>) -> Self {
+        CoreConfig {
+            name: name.into(),
+            cpu: None,
+            ports,
+            fib_budget: 1024,
+            punt_ring: 1024,
+            inject_ring: 1024,
+            dir24: Dir24Config::default(),
+            idle: IdlePolicy::Spin,
+        }
+    }
+
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    pub fn fib_budget(mut self, budget: usize) -> Self {
+        self.fib_budget = budget;
+        self
+    }
+
+    pub fn punt_ring(mut self, slots: usize) -> Self {
+        self.punt_ring = slots;
+        self
+    }
+
+    pub fn inject_ring(mut self, slots: usize) -> Self {
+        self.inject_ring = slots;
+        self
+    }
+
+    pub fn dir24(mut self, config: Dir24Config) -> Self {
+        self.dir24 = config;
+        self
+    }
+
+    pub fn idle(mut self, idle: IdlePolicy) -> Self {
+        self.idle = idle;
+        self
+    }
+}
+
+/// Why a core could not be built or started.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("core {core}: {handles} port handles but {setups} port setups")]
+    PortCountMismatch {
+        core: String,
+        handles: usize,
+        setups: usize,
+    },
+    #[error("core {core}: no ports")]
+    NoPorts { core: String },
+    #[error("core {core}: {ports} ports, more than a port id can name")]
+    TooManyPorts { core: String, ports: usize },
+    #[error("core {core}: {what} must be at least 1")]
+    ZeroSized { core: String, what: &'static str },
+    #[error("core {core}: cannot spawn its thread: {source}")]
+    Spawn {
+        core: String,
+        source: std::io::Error,
+    },
+}
+
+/// One forwarding core. Build it with [`ForwardingCore::new`], then run it on a
+/// thread of its own: [`ForwardingCore::spawn`] (owned ports), or
+/// [`ForwardingCore::run`] inside `std::thread::scope` (ports that borrow, such as
+/// DPDK's `PortQueue<'p>`).
+pub struct ForwardingCore<P: Port> {
+    name: Arc<str>,
+    cpu: Option<usize>,
+    idle: IdlePolicy,
+    fib_budget: usize,
+    ports: Vec<P>,
+    setups: Vec<PortSetup>,
+    tables: ForwardingTables,
+    subscription: Subscription,
+    rx: Burst<P::Packet>,
+    tx: Vec<Burst<P::Packet>>,
+    scratch: Scratch,
+    punts: Arc<ArrayQueue<Punted<P::Packet>>>,
+    injects: Arc<ArrayQueue<Injected<P::Packet>>>,
+    counters: Arc<CoreCounters>,
+    local: LocalCounters,
+    port_counters: Vec<PortCounters>,
+}
+
+impl<P: Port> core::fmt::Debug for ForwardingCore<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ForwardingCore")
+            .field("name", &self.name)
+            .field("ports", &self.ports.len())
+            .field("in_sync", &self.tables.is_complete())
+            .field("applied_seq", &self.subscription.applied_seq())
+            .finish()
+    }
+}
+
+impl<P: Port> ForwardingCore<P> {
+    /// A core over `ports` (handle `i` is FIB port `i`, described by
+    /// `config.ports[i]`), following the FIB through `subscription` (from
+    /// `Fib::register`). Returns the core and the control plane's handle on it.
+    pub fn new(
+        config: CoreConfig,
+        ports: Vec<P>,
+        subscription: Subscription,
+    ) -> Result<(Self, CoreHandle<P::Packet>), CoreError> {
+        let core = config.name.clone();
+        if ports.len() != config.ports.len() {
+            return Err(CoreError::PortCountMismatch {
+                core,
+                handles: ports.len(),
+                setups: config.ports.len(),
+            });
+        }
+        if ports.is_empty() {
+            return Err(CoreError::NoPorts { core });
+        }
+        if ports.len() > usize::from(u16::MAX) {
+            return Err(CoreError::TooManyPorts {
+                core,
+                ports: ports.len(),
+            });
+        }
+        for (what, n) in [
+            ("fib_budget", config.fib_budget),
+            ("punt_ring", config.punt_ring),
+            ("inject_ring", config.inject_ring),
+        ] {
+            if n == 0 {
+                return Err(CoreError::ZeroSized { core, what });
+            }
+        }
+        let name: Arc<str> = Arc::from(config.name.as_str());
+        let punts = Arc::new(ArrayQueue::new(config.punt_ring));
+        let injects = Arc::new(ArrayQueue::new(config.inject_ring));
+        let counters = Arc::new(CoreCounters::new(ports.len()));
+        let handle = CoreHandle::new(
+            Arc::clone(&name),
+            Arc::clone(&punts),
+            Arc::clone(&injects),
+            Arc::clone(&counters),
+            Arc::clone(subscription.shared()),
+        );
+        let n = ports.len();
+        let core = ForwardingCore {
+            name,
+            cpu: config.cpu,
+            idle: config.idle,
+            fib_budget: config.fib_budget,
+            tx: (0..n).map(|_| Burst::new()).collect(),
+            port_counters: vec![PortCounters::default(); n],
+            ports,
+            setups: config.ports,
+            tables: ForwardingTables::new(config.dir24),
+            subscription,
+            rx: Burst::new(),
+            scratch: Scratch::new(),
+            punts,
+            injects,
+            counters,
+            local: LocalCounters::default(),
+        };
+        Ok((core, handle))
+    }
+
+    /// The core's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The serving lookup state.
+    pub fn tables(&self) -> &ForwardingTables {
+        &self.tables
+    }
+
+    /// The core's FIB subscription.
+    pub fn subscription(&self) -> &Subscription {
+        &self.subscription
+    }
+
+    /// The published counters (same as the handle's).
+    pub fn counters(&self) -> &Arc<CoreCounters> {
+        &self.counters
+    }
+
+    /// The port handles, in FIB port order.
+    pub fn ports(&self) -> &[P] {
+        &self.ports
+    }
+
+    /// The port handles, mutable (e.g. to feed a software port in a test).
+    pub fn ports_mut(&mut self) -> &mut [P] {
+        &mut self.ports
+    }
+
+    /// Gives the port handles back (the subscription is dropped: the FIB forgets the
+    /// listener at its next pump).
+    pub fn into_ports(self) -> Vec<P> {
+        self.ports
+    }
+
+    /// One loop iteration (see the module docs). Returns the packets received plus
+    /// the frames injected: 0 means it found no work.
+    #[inline]
+    pub fn poll_once(&mut self) -> usize {
+        let outcome = self.subscription.poll(&mut self.tables, self.fib_budget);
+        let local = &mut self.local;
+        local.iterations += 1;
+        local.events_applied += outcome.applied as u64;
+        local.applied_seq = self.subscription.applied_seq();
+        local.in_sync = self.tables.is_complete();
+
+        let mut work = 0;
+        if local.in_sync {
+            let ctx = PipelineContext {
+                tables: &self.tables,
+                setups: &self.setups,
+                punts: &self.punts,
+            };
+            for ingress in 0..self.ports.len() {
+                let received = self.ports[ingress].rx_burst(&mut self.rx);
+                if received == 0 {
+                    continue;
+                }
+                work += received;
+                process_burst(
+                    &ctx,
+                    ingress as u16,
+                    &mut self.rx,
+                    &mut self.tx,
+                    &mut self.scratch,
+                    local,
+                );
+                transmit_all(&mut self.ports, &mut self.tx);
+            }
+        }
+        work += self.drain_injects();
+
+        for (snapshot, port) in self.port_counters.iter_mut().zip(&self.ports) {
+            *snapshot = port.counters();
+        }
+        self.counters.publish(&self.local, &self.port_counters);
+        work
+    }
+
+    /// Sends up to one burst of injected frames.
+    fn drain_injects(&mut self) -> usize {
+        let mut taken = 0;
+        let mut any = false;
+        while taken < MAX_BURST {
+            let Some(Injected { packet, port }) = self.injects.pop() else {
+                break;
+            };
+            taken += 1;
+            match self.tx.get_mut(usize::from(port)) {
+                Some(burst) => match burst.push(packet) {
+                    Ok(()) => {
+                        self.local.injected += 1;
+                        any = true;
+                    }
+                    // Cannot happen (bursts are empty here and at most MAX_BURST
+                    // are taken), but never panic on the fast path.
+                    Err(packet) => {
+                        drop(packet);
+                        self.local.inject_dropped += 1;
+                    }
+                },
+                None => {
+                    drop(packet);
+                    self.local.inject_dropped += 1;
+                }
+            }
+        }
+        if any {
+            transmit_all(&mut self.ports, &mut self.tx);
+        }
+        taken
+    }
+
+    /// Runs the loop on the calling thread until `stop` is set, pinned to the
+    /// configured CPU if it exists. Publishes the counters before returning.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        let pinned = self.cpu.filter(|&cpu| pin_current_thread(cpu));
+        self.counters.set_pinned(pinned);
+        tracing::info!(core = %self.name, cpu = ?pinned, "forwarding core running");
+        while !stop.load(Ordering::Relaxed) {
+            if self.poll_once() == 0 {
+                match self.idle {
+                    IdlePolicy::Spin => core::hint::spin_loop(),
+                    IdlePolicy::Yield => std::thread::yield_now(),
+                }
+            }
+        }
+        tracing::info!(core = %self.name, "forwarding core stopped");
+    }
+}
+
+impl<P> ForwardingCore<P>
+where
+    P: Port + Send + 'static,
+{
+    /// Starts the core on a thread of its own; [`RunningCore::stop`] stops it and
+    /// gives the core (and so its ports) back.
+    pub fn spawn(mut self) -> Result<RunningCore<P>, CoreError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let name = self.name.to_string();
+        let thread = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                self.run(&flag);
+                self
+            })
+            .map_err(|source| CoreError::Spawn { core: name, source })?;
+        Ok(RunningCore {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Sends every non-empty TX burst with one `tx_burst` on its port.
+#[inline]
+fn transmit_all<P: Port>(ports: &mut [P], tx: &mut [Burst<P::Packet>]) {
+    for (port, burst) in ports.iter_mut().zip(tx.iter_mut()) {
+        if !burst.is_empty() {
+            port.tx_burst(burst);
+        }
+    }
+}
+
+/// Pins the calling thread to `cpu` if this machine has it.
+fn pin_current_thread(cpu: usize) -> bool {
+    let Some(ids) = core_affinity::get_core_ids() else {
+        return false;
+    };
+    match ids.into_iter().find(|c| c.id == cpu) {
+        Some(id) => core_affinity::set_for_current(id),
+        None => false,
+    }
+}
+
+/// A core running on its own thread.
+pub struct RunningCore<P: Port> {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<ForwardingCore<P>>>,
+}
+
+impl<P: Port> RunningCore<P> {
+    /// Whether the core's thread has ended (it only does when stopped, or on a panic).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the core and waits for its thread; returns the core (its ports, tables
+    /// and subscription). A panic on the core's thread is propagated.
+    pub fn stop(mut self) -> ForwardingCore<P> {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take().expect("joined only here");
+        match thread.join() {
+            Ok(core) => core,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl<P: Port> Drop for RunningCore<P> {
+    fn drop(&mut self) {
+        // Dropped without `stop`: stop the thread anyway, and drop the core with it.
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

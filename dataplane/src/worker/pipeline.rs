@@ -1,0 +1,317 @@
+//! The IPv4 pipeline over one received burst: classify, one bulk lookup, resolve,
+//! rewrite, and sort into per-egress-port TX bursts, the punt ring or the bin.
+
+use crossbeam_queue::ArrayQueue;
+use fib::dir24::NO_ROUTE;
+use fib::{ForwardingTables, Nexthop, NexthopId, PortId, TableId};
+
+use super::counters::LocalCounters;
+use super::rings::Punted;
+use crate::forward::{classify, rewrite, Adjacency, DropReason, Outcome, PuntReason, Verdict};
+use crate::port::{Burst, Packet, MAX_BURST};
+use crate::wire::ethernet::{EthernetAddress, Frame as EthernetFrame};
+use crate::wire::ipv4::{Packet as Ipv4Packet, HEADER_LEN as IPV4_HEADER_LEN};
+
+/// What a core knows about one of its ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSetup {
+    /// The port's own MAC: the source MAC of every frame forwarded out of it.
+    pub mac: EthernetAddress,
+    /// The link's IP MTU: the largest IPv4 total length forwarded out of it.
+    pub mtu: u16,
+    /// The routing table (VRF) frames received on the port are looked up in.
+    pub table: TableId,
+}
+
+impl PortSetup {
+    /// A port in the main table with the Ethernet MTU of 1500.
+    pub fn new(mac: impl Into<EthernetAddress>) -> Self {
+        PortSetup {
+            mac: mac.into(),
+            mtu: 1500,
+            table: TableId::MAIN,
+        }
+    }
+
+    pub fn mtu(mut self, mtu: u16) -> Self {
+        self.mtu = mtu;
+        self
+    }
+
+    pub fn table(mut self, table: TableId) -> Self {
+        self.table = table;
+        self
+    }
+}
+
+/// `classify` is given no local addresses: they are /32 routes with a
+/// [`Nexthop::Local`] nexthop in the FIB, recognised after the lookup.
+#[inline(always)]
+fn no_local_address(_: u32) -> bool {
+    false
+}
+
+/// The decision for one packet of a burst.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Transmit(PortId),
+    Punt {
+        reason: PuntReason,
+        egress_mtu: u16,
+        nexthop: u32,
+    },
+    Drop(DropReason),
+    /// The nexthop's port is not one of this core's.
+    BadEgress,
+}
+
+const NO_NEXTHOP: u32 = NO_ROUTE;
+
+#[inline]
+fn punt(reason: PuntReason) -> Action {
+    Action::Punt {
+        reason,
+        egress_mtu: 0,
+        nexthop: NO_NEXTHOP,
+    }
+}
+
+/// Per-burst scratch space, kept in the core so the arrays are not re-zeroed each burst.
+pub(crate) struct Scratch {
+    action: [Action; MAX_BURST],
+    /// Destinations (host order) of the packets to look up, compacted.
+    dst: [u32; MAX_BURST],
+    /// For each looked-up destination, the index of its packet in the burst.
+    slot: [u8; MAX_BURST],
+    /// Lookup results: nexthop id or NO_ROUTE.
+    nexthop: [u32; MAX_BURST],
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Self {
+        Scratch {
+            action: [Action::BadEgress; MAX_BURST],
+            dst: [0; MAX_BURST],
+            slot: [0; MAX_BURST],
+            nexthop: [0; MAX_BURST],
+        }
+    }
+}
+
+/// The destination of a frame `classify` has validated up to the IPv4 addresses
+/// (it punted or dropped it for a later rule). `None` if it cannot be read.
+#[inline(never)]
+fn validated_dst(frame: &[u8]) -> Option<u32> {
+    let ethernet = EthernetFrame::new_checked(frame).ok()?;
+    let ip = ethernet.payload();
+    if ip.len() < IPV4_HEADER_LEN {
+        return None;
+    }
+    Some(Ipv4Packet::new_unchecked(ip).dst_addr_u32())
+}
+
+/// A frame classify punted or dropped for a rule that comes after the address checks
+/// (TTL ≤ 1, IP options, link-layer group destination) may be for the router itself:
+/// if its destination's route is Local it is delivered (punt `local`), not expired or
+/// dropped. Off the fast path.
+#[cold]
+#[inline(never)]
+fn local_or(tables: &ForwardingTables, table: TableId, frame: &[u8], otherwise: Action) -> Action {
+    if let Some(dst) = validated_dst(frame) {
+        if let Some(id) = tables.lookup(table, dst) {
+            if matches!(tables.nexthop(id), Some(Nexthop::Local)) {
+                return Action::Punt {
+                    reason: PuntReason::Local,
+                    egress_mtu: 0,
+                    nexthop: id.0,
+                };
+            }
+        }
+    }
+    otherwise
+}
+
+/// Nexthop id → adjacency, or why there is none.
+#[inline(always)]
+fn resolve(tables: &ForwardingTables, setups: &[PortSetup], id: u32) -> Result<Adjacency, Action> {
+    if id == NO_ROUTE {
+        return Err(punt(PuntReason::NoRoute));
+    }
+    let nexthop_id = NexthopId(id);
+    let unresolved = Action::Punt {
+        reason: PuntReason::Unresolved,
+        egress_mtu: 0,
+        nexthop: id,
+    };
+    match tables.nexthop(nexthop_id) {
+        Some(Nexthop::Gateway { port, .. }) => {
+            let Some(egress) = setups.get(usize::from(*port)) else {
+                return Err(Action::BadEgress);
+            };
+            match tables.neighbour_mac(nexthop_id) {
+                Some(mac) => Ok(Adjacency {
+                    port: *port,
+                    dst_mac: EthernetAddress(mac),
+                    src_mac: egress.mac,
+                    mtu: egress.mtu,
+                }),
+                None => Err(unresolved),
+            }
+        }
+        // The control plane ARPs for the host and installs a /32 through a Gateway
+        // nexthop for it (docs/FORWARDING.md): the fast path never holds host MACs
+        // outside nexthops.
+        Some(Nexthop::Connected { .. }) => Err(unresolved),
+        Some(Nexthop::Local) => Err(Action::Punt {
+            reason: PuntReason::Local,
+            egress_mtu: 0,
+            nexthop: id,
+        }),
+        Some(Nexthop::Blackhole) => Err(Action::Drop(DropReason::Blackhole)),
+        // A table entry for a nexthop the set does not hold cannot happen (the
+        // listener refuses such routes); treat it like no route rather than trust it.
+        None => Err(punt(PuntReason::NoRoute)),
+    }
+}
+
+/// Moves every packet out of `burst` in order, handing each to `f` with its index.
+#[inline(always)]
+fn drain_in_order<P>(burst: &mut Burst<P>, mut f: impl FnMut(usize, P)) {
+    let len = burst.len();
+    let base = burst.as_mut_ptr();
+    // SAFETY: the burst forgets its packets before any is moved out, so a panic in
+    // `f` leaks the rest instead of dropping a moved-out packet twice; `len <=
+    // MAX_BURST` trivially.
+    unsafe { burst.set_len(0) };
+    for i in 0..len {
+        // SAFETY: slots 0..len held initialised packets owned by the burst (its old
+        // length); each is read exactly once, here, and the burst no longer claims it.
+        let packet = unsafe { base.add(i).read() };
+        f(i, packet);
+    }
+}
+
+/// Everything the pipeline needs besides the packets.
+pub(crate) struct PipelineContext<'a, P> {
+    pub tables: &'a ForwardingTables,
+    pub setups: &'a [PortSetup],
+    pub punts: &'a ArrayQueue<Punted<P>>,
+}
+
+/// Runs the pipeline over `rx` (received on `ingress`), leaving it empty: forwarded
+/// packets are appended to `tx[egress]` (each TX burst must be empty on entry, so
+/// it has room for a whole burst), punted ones pushed on the punt ring, the rest
+/// freed. Every packet is counted once in `counters`.
+#[inline]
+pub(crate) fn process_burst<P: Packet>(
+    ctx: &PipelineContext<'_, P>,
+    ingress: PortId,
+    rx: &mut Burst<P>,
+    tx: &mut [Burst<P>],
+    scratch: &mut Scratch,
+    counters: &mut LocalCounters,
+) {
+    let tables = ctx.tables;
+    let table_id = match ctx.setups.get(usize::from(ingress)) {
+        Some(s) => s.table,
+        None => TableId::MAIN,
+    };
+    let Scratch {
+        action,
+        dst,
+        slot,
+        nexthop,
+    } = scratch;
+
+    // 1. Classify; gather the destinations to look up.
+    let mut lookups = 0;
+    for (i, packet) in rx.iter().enumerate() {
+        let frame = packet.data();
+        action[i] = match classify(frame, &no_local_address) {
+            Verdict::Forward { dst: d } => {
+                dst[lookups] = d;
+                slot[lookups] = i as u8;
+                lookups += 1;
+                continue;
+            }
+            Verdict::Punt(reason @ (PuntReason::TtlExceeded | PuntReason::IpOptions)) => {
+                local_or(tables, table_id, frame, punt(reason))
+            }
+            Verdict::Punt(reason) => punt(reason),
+            Verdict::Drop(DropReason::L2Multicast) => local_or(
+                tables,
+                table_id,
+                frame,
+                Action::Drop(DropReason::L2Multicast),
+            ),
+            Verdict::Drop(reason) => Action::Drop(reason),
+        };
+    }
+
+    // 2. One bulk lookup for the whole burst.
+    if lookups > 0 {
+        match tables.table(table_id) {
+            Some(t) => t.lookup_bulk(&dst[..lookups], &mut nexthop[..lookups]),
+            None => nexthop[..lookups].fill(NO_ROUTE),
+        }
+    }
+
+    // 3. Resolve and rewrite.
+    let packets = rx.as_mut_slice();
+    for k in 0..lookups {
+        let i = usize::from(slot[k]);
+        let id = nexthop[k];
+        action[i] = match resolve(tables, ctx.setups, id) {
+            Ok(adjacency) => match rewrite(packets[i].data_mut(), &adjacency) {
+                Outcome::Transmit { port } => Action::Transmit(port),
+                Outcome::Punt(reason) => Action::Punt {
+                    reason,
+                    egress_mtu: adjacency.mtu,
+                    nexthop: id,
+                },
+                Outcome::Drop(reason) => Action::Drop(reason),
+            },
+            Err(a) => a,
+        };
+    }
+
+    // 4. Dispatch, in arrival order (TX order per port follows it).
+    drain_in_order(rx, |i, packet| match action[i] {
+        Action::Transmit(port) => {
+            // `resolve` checked the port exists; the burst has room (empty on entry).
+            match tx[usize::from(port)].push(packet) {
+                Ok(()) => counters.forwarded += 1,
+                Err(packet) => {
+                    drop(packet);
+                    counters.bad_egress_port += 1;
+                }
+            }
+        }
+        Action::Punt {
+            reason,
+            egress_mtu,
+            nexthop,
+        } => {
+            counters.punts[reason.index()] += 1;
+            let punted = Punted {
+                packet,
+                ingress,
+                reason,
+                egress_mtu,
+                nexthop: (nexthop != NO_NEXTHOP).then_some(NexthopId(nexthop)),
+            };
+            if let Err(punted) = ctx.punts.push(punted) {
+                drop(punted);
+                counters.punt_ring_full += 1;
+            }
+        }
+        Action::Drop(reason) => {
+            counters.drops[reason.index()] += 1;
+            drop(packet);
+        }
+        Action::BadEgress => {
+            counters.bad_egress_port += 1;
+            drop(packet);
+        }
+    });
+}

@@ -1,0 +1,130 @@
+//! The exception path between a core and the control plane: two SPSC rings.
+//!
+//! - punts, core → control: [`Punted`] packets with the metadata the control plane
+//!   needs to answer (ingress port, reason, egress MTU for `frag_needed`, nexthop).
+//! - injects, control → core: [`Injected`] frames (ICMP errors, ARP replies, ...) the
+//!   core transmits on the port they name, in its next loop iteration.
+//!
+//! Both are `crossbeam_queue::ArrayQueue`s of fixed capacity: neither side ever
+//! blocks or allocates. A full punt ring makes the core free the packet and count it
+//! (`punt_ring_full`); a full inject ring hands the frame back to the control plane.
+
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use fib::{ListenerShared, NexthopId, PortId};
+
+use super::counters::{CoreCounters, CoreStats};
+use crate::forward::PuntReason;
+
+/// A packet a core handed to the control plane, as received (never rewritten).
+#[derive(Debug)]
+pub struct Punted<P> {
+    /// The frame, exactly as it arrived.
+    pub packet: P,
+    /// The port (core-local index = FIB [`PortId`]) it arrived on.
+    pub ingress: PortId,
+    pub reason: PuntReason,
+    /// For `frag_needed` and `fragment`: the egress link's MTU (the "next-hop MTU" of
+    /// RFC 1191's ICMP). 0 otherwise.
+    pub egress_mtu: u16,
+    /// The nexthop the lookup resolved to, for the punts that come after a lookup
+    /// (`local`, `unresolved`, `frag_needed`, `fragment`); `None` otherwise.
+    pub nexthop: Option<NexthopId>,
+}
+
+/// A frame the control plane wants a core to transmit.
+#[derive(Debug)]
+pub struct Injected<P> {
+    /// A complete Ethernet frame.
+    pub packet: P,
+    /// The egress port (core-local index = FIB [`PortId`]).
+    pub port: PortId,
+}
+
+/// The control plane's side of one core: its rings, counters and FIB listener status.
+/// Cheap to clone; all clones share the same rings.
+///
+/// The rings are single-producer single-consumer by design (one control thread per
+/// core): `ArrayQueue` stays correct with more, but order is then only per producer.
+pub struct CoreHandle<P> {
+    name: Arc<str>,
+    /// Punted packets, oldest first.
+    pub punts: Arc<ArrayQueue<Punted<P>>>,
+    /// Frames for the core to send.
+    pub injects: Arc<ArrayQueue<Injected<P>>>,
+    pub counters: Arc<CoreCounters>,
+    /// The core's FIB listener status (applied seq, in sync, failure).
+    pub listener: Arc<ListenerShared>,
+}
+
+impl<P> Clone for CoreHandle<P> {
+    fn clone(&self) -> Self {
+        CoreHandle {
+            name: Arc::clone(&self.name),
+            punts: Arc::clone(&self.punts),
+            injects: Arc::clone(&self.injects),
+            counters: Arc::clone(&self.counters),
+            listener: Arc::clone(&self.listener),
+        }
+    }
+}
+
+impl<P> core::fmt::Debug for CoreHandle<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CoreHandle")
+            .field("name", &self.name)
+            .field("punts_queued", &self.punts.len())
+            .field("injects_queued", &self.injects.len())
+            .field("applied_seq", &self.listener.applied_seq())
+            .finish()
+    }
+}
+
+impl<P> CoreHandle<P> {
+    pub(crate) fn new(
+        name: Arc<str>,
+        punts: Arc<ArrayQueue<Punted<P>>>,
+        injects: Arc<ArrayQueue<Injected<P>>>,
+        counters: Arc<CoreCounters>,
+        listener: Arc<ListenerShared>,
+    ) -> Self {
+        CoreHandle {
+            name,
+            punts,
+            injects,
+            counters,
+            listener,
+        }
+    }
+
+    /// The core's name (as given in its [`CoreConfig`](super::CoreConfig)).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The oldest punted packet, if any.
+    pub fn next_punt(&self) -> Option<Punted<P>> {
+        self.punts.pop()
+    }
+
+    /// Queues `packet` for transmission on `port`; gives it back if the ring is full.
+    pub fn inject(&self, packet: P, port: PortId) -> Result<(), Injected<P>> {
+        self.injects.push(Injected { packet, port })
+    }
+
+    /// The core's counters as last published.
+    pub fn stats(&self) -> CoreStats {
+        self.counters.snapshot()
+    }
+
+    /// The FIB seq the core's serving tables reflect.
+    pub fn applied_seq(&self) -> u64 {
+        self.listener.applied_seq()
+    }
+
+    /// Whether the core has completed its first replay (and so forwards).
+    pub fn in_sync(&self) -> bool {
+        self.listener.in_sync()
+    }
+}
