@@ -213,6 +213,22 @@ fn bench_build(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        // The same, with the routes in address order (as the RouteViews file is):
+        // consecutive routes then touch neighbouring entries.
+        let mut sorted = routes.clone();
+        sorted.sort_by_key(|r| r.prefix);
+        g.bench_function("fresh-table-address-order", |b| {
+            b.iter_batched(
+                || Dir24Table::new(Dir24Config::default()),
+                |mut t| {
+                    for r in &sorted {
+                        t.insert(r.prefix, r.nexthop).unwrap();
+                    }
+                    t
+                },
+                BatchSize::PerIteration,
+            )
+        });
         g.finish();
     }
 }

@@ -88,7 +88,8 @@ pub fn routeviews_path() -> PathBuf {
 
 /// Prefix-length shares of a synthetic table, in percent, modelled on today's
 /// global IPv4 table (about 60% /24, 15% /22-/23, 20% /16-/21, the rest shorter
-/// or longer than /24).
+/// or longer than /24; about 1.1% longer than /24, each usually in a /24 of its own,
+/// so about 11k tbl8 groups for 1M routes).
 pub const SYNTHETIC_LENGTH_SHARES: [(u8, f64); 25] = [
     (8, 0.002),
     (9, 0.003),
@@ -107,14 +108,14 @@ pub const SYNTHETIC_LENGTH_SHARES: [(u8, f64); 25] = [
     (22, 9.5),
     (23, 7.0),
     (24, 60.0),
-    (25, 0.5),
-    (26, 0.5),
-    (27, 0.4),
-    (28, 0.4),
-    (29, 0.4),
-    (30, 0.3),
-    (31, 0.1),
-    (32, 0.9),
+    (25, 0.15),
+    (26, 0.15),
+    (27, 0.1),
+    (28, 0.1),
+    (29, 0.15),
+    (30, 0.15),
+    (31, 0.02),
+    (32, 0.3),
 ];
 
 /// A deterministic synthetic table of `n` distinct routes with
@@ -191,7 +192,7 @@ mod tests {
         assert!((0.55..0.65).contains(&share(&|l| l == 24)));
         assert!((0.13..0.20).contains(&share(&|l| l == 22 || l == 23)));
         assert!((0.17..0.24).contains(&share(&|l| (16..=21).contains(&l))));
-        assert!(share(&|l| l > 24) > 0.01);
+        assert!((0.007..0.02).contains(&share(&|l| l > 24)));
         assert!(a.iter().all(|r| r.nexthop.0 < 64));
     }
 }
