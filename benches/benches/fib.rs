@@ -1,0 +1,180 @@
+//! The sequenced FIB: route inserts per second on one thread, a full replay
+//! delivered to a new listener through its ring, and the ring's own throughput.
+//!
+//! `cargo bench -p benches --bench fib`. Tables: the RouteViews table (606,138
+//! prefixes, when `make data` has fetched it) and a synthetic 1M-route table with
+//! today's prefix-length distribution.
+//!
+//! Targets (issue 2): at least 2M inserts/s; a full replay of 1M routes delivered
+//! to a new listener in under 250 ms.
+
+use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use crossbeam_queue::ArrayQueue;
+use fib::{
+    EventSink, Fib, FibEvent, ListenerConfig, Nexthop, NexthopId, Progress, Protocol, Route,
+    TableId,
+};
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn tables() -> Vec<(&'static str, Vec<RouteEntry>)> {
+    let mut t = Vec::new();
+    match routes::load_routeviews(&routes::routeviews_path(), DEFAULT_NEXTHOPS) {
+        Ok(r) => t.push(("routeviews-606k", r)),
+        Err(e) => eprintln!("skipping RouteViews ({e}); `make data` fetches it"),
+    }
+    t.push(("synthetic-1m", routes::synthetic_1m()));
+    t
+}
+
+/// A FIB with the data set's nexthops (ids 0..DEFAULT_NEXTHOPS) and no routes.
+fn fib_with_nexthops() -> Fib {
+    let mut fib = Fib::default();
+    for i in 0..DEFAULT_NEXTHOPS {
+        let id = fib
+            .add_nexthop(Nexthop::Gateway {
+                port: (i % 4) as u16,
+                gateway: Ipv4Addr::from(0x0A00_0001 + i),
+            })
+            .unwrap();
+        assert_eq!(id, NexthopId(i));
+    }
+    fib
+}
+
+fn load(fib: &mut Fib, routes: &[RouteEntry]) {
+    for r in routes {
+        fib.add_route(
+            TableId::MAIN,
+            r.prefix,
+            Route::new(r.nexthop, Protocol::Static),
+        )
+        .unwrap();
+    }
+}
+
+fn inserts(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fib/insert");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for (name, routes) in tables() {
+        g.throughput(Throughput::Elements(routes.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                fib_with_nexthops,
+                |mut fib| {
+                    load(&mut fib, &routes);
+                    fib
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// Counts what it is given: the cost of delivery, not of building a table.
+#[derive(Default)]
+struct CountingSink(u64);
+
+impl EventSink for CountingSink {
+    type Error = String;
+    fn apply(&mut self, e: &FibEvent, budget: &mut usize) -> Result<Progress, String> {
+        self.0 += black_box(e.seq) & 1;
+        *budget -= 1;
+        Ok(Progress::Done)
+    }
+}
+
+/// Registers a listener on a FIB holding `routes` and pumps until a consumer thread
+/// has applied the whole replay. Returns the time from register to in-sync.
+fn replay_once(fib: &mut Fib) -> Duration {
+    let start = Instant::now();
+    let mut sub = fib
+        .register(ListenerConfig::new("bench").ring_capacity(4096))
+        .unwrap();
+    let target = fib.seq();
+    let consumer = std::thread::spawn(move || {
+        let mut sink = CountingSink::default();
+        while !sub.in_sync() || sub.applied_seq() < target {
+            sub.poll(&mut sink, 4096);
+        }
+        sub
+    });
+    while !fib.all_applied(target) {
+        fib.pump();
+    }
+    let took = start.elapsed();
+    let sub = consumer.join().unwrap();
+    fib.unregister(sub.id()).unwrap();
+    took
+}
+
+fn replay(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fib/replay");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for (name, routes) in tables() {
+        let mut fib = fib_with_nexthops();
+        load(&mut fib, &routes);
+        // Events delivered: begin, nexthops, routes, end.
+        g.throughput(Throughput::Elements(
+            (routes.len() + DEFAULT_NEXTHOPS as usize + 2) as u64,
+        ));
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| replay_once(&mut fib)).sum())
+        });
+    }
+    g.finish();
+}
+
+/// Events through one SPSC ring between two threads, as the FIB uses it.
+fn ring(c: &mut Criterion) {
+    const N: u64 = 1 << 20;
+    let mut g = c.benchmark_group("fib/ring");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(N));
+    g.bench_function("spsc-4096", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let q = Arc::new(ArrayQueue::<FibEvent>::new(4096));
+                let done = Arc::new(AtomicBool::new(false));
+                let (qc, dc) = (q.clone(), done.clone());
+                let consumer = std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while n < N {
+                        if let Some(e) = qc.pop() {
+                            black_box(e);
+                            n += 1;
+                        }
+                    }
+                    dc.store(true, Ordering::Release);
+                });
+                let start = Instant::now();
+                let mut seq = 0u64;
+                while seq < N {
+                    let e = FibEvent {
+                        seq,
+                        kind: fib::EventKind::ReplayEnd,
+                    };
+                    if q.push(e).is_ok() {
+                        seq += 1;
+                    }
+                }
+                while !done.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+                total += start.elapsed();
+                consumer.join().unwrap();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, inserts, replay, ring);
+criterion_main!(benches);
