@@ -25,7 +25,7 @@ build: deps
 	$(CARGO) build --release --workspace
 
 run: deps data
-	$(CARGO) run --release -p benches --bin replay-demo -- $(DATA)/routeviews.txt
+	$(CARGO) run --release -p control --bin fibre-demo -- $(DATA)/routeviews.txt
 
 test: deps data
 	$(CARGO) fmt --all -- --check
