@@ -97,10 +97,17 @@ fn converge(fib: &mut Fib, what: &str) -> Result<Duration> {
     let start = Instant::now();
     let target = fib.seq();
     let mut last_print = Instant::now();
-    while !fib.all_applied(target) {
+    loop {
         fib.pump();
         if let Some(s) = fib.listeners().iter().find(|s| s.state == "failed") {
-            bail!("listener {} failed: {:?}", s.name, s.failure);
+            bail!(
+                "listener {} failed: {}",
+                s.name,
+                s.failure.clone().unwrap_or_default()
+            );
+        }
+        if fib.all_applied(target) {
+            break;
         }
         if last_print.elapsed() > Duration::from_millis(250) {
             println!(
@@ -232,7 +239,14 @@ fn main() -> Result<()> {
                         .map(|_| ())
                 }
                 _ => {
-                    let p = Ipv4Prefix::truncate(rng.random(), rng.random_range(16..=32))?;
+                    // New more-specifics: /16-/24 anywhere, longer ones inside
+                    // 100.64.0.0/10 (a few thousand /24s, as IGP and host routes are).
+                    let p = if rng.random_bool(0.7) {
+                        Ipv4Prefix::truncate(rng.random(), rng.random_range(16..=24))?
+                    } else {
+                        let addr = 0x6440_0000 | (rng.random::<u32>() & 0x003F_FFFF) & 0xFFF0_FFFF;
+                        Ipv4Prefix::truncate(addr, rng.random_range(25..=32))?
+                    };
                     match fib.route(TableId::MAIN, &p)? {
                         Some(e) if e.installed().protocol == Protocol::Frr => {
                             fib.del_route(TableId::MAIN, p, Protocol::Frr).map(|_| ())
@@ -250,6 +264,13 @@ fn main() -> Result<()> {
             changes += 1;
         }
         fib.pump();
+        if let Some(s) = fib.listeners().iter().find(|s| s.state == "failed") {
+            bail!(
+                "listener {} failed: {}",
+                s.name,
+                s.failure.clone().unwrap_or_default()
+            );
+        }
         if !late_added && churn_start.elapsed() >= total / 2 {
             println!("  late core registers at seq {}", fib.seq());
             cores.push(start_core(&mut fib, "late", args.budget)?);
