@@ -85,6 +85,8 @@ fn bench_lookups(c: &mut Criterion) {
             stats.total_bytes as f64 / (1 << 20) as f64,
             table.tbl24_backing(),
         );
+        #[cfg(feature = "dpdk")]
+        let dpdk = dpdk_cmp::DpdkTables::build(name, &routes);
         for stream in AddressStream::ALL {
             let addrs = stream.generate(&routes, ADDRS, 42);
             let mut g = c.benchmark_group(format!("lookup/{name}/{}", stream.name()));
@@ -101,6 +103,8 @@ fn bench_lookups(c: &mut Criterion) {
                     sum
                 })
             });
+            #[cfg(feature = "dpdk")]
+            dpdk.bench(&mut g, &addrs, BURST);
             let mut out = vec![0u32; ADDRS];
             for kernel in LookupKernel::available() {
                 g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
@@ -230,6 +234,169 @@ fn bench_build(c: &mut Criterion) {
             )
         });
         g.finish();
+    }
+}
+
+/// DPDK's own rte_lpm and rte_fib (DIR24_8) on the same routes and addresses.
+#[cfg(feature = "dpdk")]
+mod dpdk_cmp {
+    use benches::routes::RouteEntry;
+    use criterion::measurement::WallTime;
+    use criterion::BenchmarkGroup;
+    use dpdk_sys as sys;
+    use std::ffi::CString;
+    use std::hint::black_box;
+    use std::sync::Once;
+
+    static EAL: Once = Once::new();
+
+    /// EAL can start once per process: no hugepages, no PCI, AVX-512 allowed for rte_fib.
+    fn eal_init() {
+        EAL.call_once(|| {
+            let args = [
+                "fibre-bench",
+                "--no-huge",
+                "-m",
+                "2048",
+                "--no-pci",
+                "--file-prefix=fibre-bench-lookup",
+                "--force-max-simd-bitwidth=512",
+                "--log-level=lib.eal:error",
+            ];
+            let owned: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
+            let mut argv: Vec<*mut std::ffi::c_char> =
+                owned.iter().map(|a| a.as_ptr() as *mut _).collect();
+            // SAFETY: argv points to NUL-terminated strings that outlive the call
+            // (EAL keeps no pointer into them after returning, `owned` is leaked anyway).
+            let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+            assert!(rc >= 0, "rte_eal_init failed: {rc}");
+            std::mem::forget(owned);
+        });
+    }
+
+    pub struct DpdkTables {
+        lpm: *mut sys::rte_lpm,
+        /// (label, fib, lookup type)
+        fibs: Vec<(String, *mut sys::rte_fib, sys::rte_fib_lookup_type)>,
+    }
+
+    impl Drop for DpdkTables {
+        fn drop(&mut self) {
+            // SAFETY: each table was created by build() and is freed once, here.
+            unsafe {
+                sys::rte_lpm_free(self.lpm);
+                let mut fibs: Vec<_> = self.fibs.iter().map(|f| f.1).collect();
+                fibs.dedup();
+                for fib in fibs {
+                    sys::rte_fib_free(fib);
+                }
+            }
+        }
+    }
+
+    impl DpdkTables {
+        pub fn build(name: &str, routes: &[RouteEntry]) -> DpdkTables {
+            eal_init();
+            let cname = CString::new(format!("lpm-{name}")).unwrap();
+            let config = sys::rte_lpm_config {
+                max_rules: routes.len() as u32 + 16,
+                number_tbl8s: 1 << 16,
+                flags: 0,
+            };
+            // SAFETY: EAL is up; name and config are valid for the call.
+            let lpm = unsafe { sys::rte_lpm_create(cname.as_ptr(), -1, &config) };
+            assert!(!lpm.is_null(), "rte_lpm_create failed");
+            for r in routes {
+                if r.prefix.len() == 0 {
+                    continue; // rte_lpm refuses /0
+                }
+                // SAFETY: lpm is a live table.
+                let rc =
+                    unsafe { sys::rte_lpm_add(lpm, r.prefix.addr(), r.prefix.len(), r.nexthop.0) };
+                assert_eq!(rc, 0, "rte_lpm_add {}", r.prefix);
+            }
+            let mut fibs = Vec::new();
+            for (sz, label, tbl8) in [
+                (sys::RTE_FIB_DIR24_8_2B, "2b", (1u32 << 15) - 1),
+                (sys::RTE_FIB_DIR24_8_4B, "4b", 1 << 16),
+            ] {
+                let cname = CString::new(format!("fib-{label}-{name}")).unwrap();
+                let mut conf = sys::rte_fib_conf {
+                    type_: sys::RTE_FIB_DIR24_8,
+                    default_nh: 0x7fff,
+                    max_routes: routes.len() as i32 + 16,
+                    rib_ext_sz: 0,
+                    __bindgen_anon_1: sys::rte_fib_conf__bindgen_ty_1 {
+                        dir24_8: sys::rte_fib_conf__bindgen_ty_1__bindgen_ty_1 {
+                            nh_sz: sz,
+                            num_tbl8: tbl8,
+                        },
+                    },
+                };
+                // SAFETY: EAL is up; name and conf are valid for the call.
+                let fib = unsafe { sys::rte_fib_create(cname.as_ptr(), -1, &mut conf) };
+                assert!(!fib.is_null(), "rte_fib_create {label} failed");
+                for r in routes {
+                    // SAFETY: fib is live.
+                    let rc = unsafe {
+                        sys::rte_fib_add(fib, r.prefix.addr(), r.prefix.len(), r.nexthop.0 as u64)
+                    };
+                    assert_eq!(rc, 0, "rte_fib_add {}", r.prefix);
+                }
+                for (kind, ty) in [
+                    ("scalar", sys::RTE_FIB_LOOKUP_DIR24_8_SCALAR_MACRO),
+                    ("avx512", sys::RTE_FIB_LOOKUP_DIR24_8_VECTOR_AVX512),
+                ] {
+                    // SAFETY: fib is live; selecting an unsupported type just fails.
+                    if unsafe { sys::rte_fib_select_lookup(fib, ty) } == 0 {
+                        fibs.push((format!("{label}-{kind}"), fib, ty));
+                    }
+                }
+            }
+            DpdkTables { lpm, fibs }
+        }
+
+        pub fn bench(&self, g: &mut BenchmarkGroup<'_, WallTime>, addrs: &[u32], burst: usize) {
+            let mut out32 = vec![0u32; addrs.len()];
+            g.bench_function(format!("dpdk-rte_lpm-bulk{burst}"), |b| {
+                b.iter(|| {
+                    for (a, o) in addrs.chunks(burst).zip(out32.chunks_mut(burst)) {
+                        // SAFETY: lpm is live; a and o have a.len() elements.
+                        unsafe {
+                            sys::fibre_rte_lpm_lookup_bulk(
+                                self.lpm,
+                                a.as_ptr(),
+                                o.as_mut_ptr(),
+                                a.len() as u32,
+                            )
+                        };
+                    }
+                    black_box(&out32);
+                })
+            });
+            let mut ips = addrs.to_vec();
+            let mut out64 = vec![0u64; addrs.len()];
+            for (label, fib, ty) in &self.fibs {
+                // SAFETY: fib is live; the type was accepted at build time.
+                unsafe { sys::rte_fib_select_lookup(*fib, *ty) };
+                g.bench_function(format!("dpdk-rte_fib-{label}-bulk{burst}"), |b| {
+                    b.iter(|| {
+                        for (a, o) in ips.chunks_mut(burst).zip(out64.chunks_mut(burst)) {
+                            // SAFETY: fib is live; a and o have a.len() elements.
+                            unsafe {
+                                sys::rte_fib_lookup_bulk(
+                                    *fib,
+                                    a.as_mut_ptr(),
+                                    o.as_mut_ptr(),
+                                    a.len() as i32,
+                                )
+                            };
+                        }
+                        black_box(&out64);
+                    })
+                });
+            }
+        }
     }
 }
 
