@@ -167,7 +167,7 @@ fn core_forwards_pcap_frames_byte_exact() {
     let port0 = eal
         .start_port(
             eal.port_by_name("net_pcap0").unwrap(),
-            pool.clone(),
+            pool,
             &PortConfig::default(),
         )
         .unwrap();

@@ -1,0 +1,201 @@
+//! One fibre forwarding core end to end on DPDK ports, for `scripts/bench-forward-core`.
+//!
+//! ```text
+//! fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S]
+//!     writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table
+//! fwd_core run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS...
+//!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
+//!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
+//!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters
+//! ```
+//! The table: N distinct random /24s (and a /16 under each 256th) over 16 resolved
+//! gateways on port 1, built from the seed, so both modes agree on it.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use dataplane::dpdk::{Eal, PortConfig};
+use dataplane::wire::EthernetAddress;
+use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
+use fib::{Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, Protocol, Route, TableId};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+}
+
+/// The table's /24 networks (host order), deterministic for a seed.
+fn networks(routes: usize, seed: u64) -> Vec<u32> {
+    let mut rng = Rng(seed | 1);
+    let mut seen = std::collections::HashSet::with_capacity(routes);
+    let mut out = Vec::with_capacity(routes);
+    while out.len() < routes {
+        let first = 1 + rng.next() % 223;
+        if first == 10 || first == 127 {
+            continue;
+        }
+        let net = (first << 24) | (rng.next() & 0x00ff_ff00);
+        if seen.insert(net) {
+            out.push(net);
+        }
+    }
+    out
+}
+
+fn frame(dst: u32, i: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 64];
+    f[0..6].copy_from_slice(&[0x02, 0xf1, 0, 0, 0, 0]);
+    f[6..12].copy_from_slice(&[0x02, 0x5e, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&50u16.to_be_bytes());
+    f[18..20].copy_from_slice(&(i as u16).to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[192, 0, 2, 99]);
+    f[30..34].copy_from_slice(&dst.to_be_bytes());
+    let sum = dataplane::wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    f
+}
+
+fn gen_pcap(path: &str, frames: usize, routes: usize, seed: u64) -> Result<()> {
+    let nets = networks(routes, seed);
+    let mut rng = Rng(seed.wrapping_add(0x9e37));
+    let mut out = Vec::with_capacity(24 + frames * 80);
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for w in [0u32, 0, 65535, 1] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    for i in 0..frames as u32 {
+        let net = nets[rng.next() as usize % nets.len()];
+        let dst = net | (1 + rng.next() % 254);
+        let f = frame(dst, i);
+        for w in [0u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(&f);
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {path}"))
+}
+
+fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
+    let mut fib = Fib::new(FibConfig::default());
+    let mut nexthops = Vec::new();
+    for i in 0..16u32 {
+        let gateway = Ipv4Addr::from(0x0a01_0000 | (i + 1));
+        fib.set_neighbour(1, gateway, Some([0x02, 0x4e, 0, 0, 0, i as u8]));
+        nexthops.push(fib.add_nexthop(Nexthop::Gateway { port: 1, gateway })?);
+    }
+    for (k, net) in networks(routes, seed).into_iter().enumerate() {
+        let nh = nexthops[k % nexthops.len()];
+        fib.add_route(
+            TableId::MAIN,
+            Ipv4Prefix::new(net, 24)?,
+            Route::new(nh, Protocol::Static),
+        )?;
+        if k % 256 == 0 {
+            let p = Ipv4Prefix::new(net & 0xffff_0000, 16)?;
+            // Another /24 may already have made this /16 (same first 16 bits): fine.
+            let _ = fib.add_route(TableId::MAIN, p, Route::new(nh, Protocol::Static));
+        }
+    }
+    Ok(fib)
+}
+
+fn run(seconds: u64, routes: usize, seed: u64, cpu: usize, eal_args: &[String]) -> Result<()> {
+    let eal = Eal::init(eal_args).context("EAL")?;
+    let ports = eal.ports();
+    if ports.len() != 2 {
+        bail!("need exactly 2 ports (rx, tx), have {}", ports.len());
+    }
+    let pool = eal.mempool("fwd_core_pool", 16383, 256, 2048 + 128)?;
+    let rx = eal.start_port(ports[0], pool, &PortConfig::default())?;
+    let tx = eal.start_port(ports[1], pool, &PortConfig::default())?;
+    let setups = vec![
+        PortSetup::new(EthernetAddress(rx.mac()?)),
+        PortSetup::new(EthernetAddress(tx.mac()?)),
+    ];
+    let mut fib = build_fib(routes, seed)?;
+    let sub = fib.register(ListenerConfig::new("core 0"))?;
+    let config = CoreConfig::new("core 0", setups).cpu(cpu);
+    let queues = vec![rx.queue(0)?, tx.queue(0)?];
+    let (mut core, handle) = ForwardingCore::new(config, queues, sub)?;
+    let stop = AtomicBool::new(false);
+    let mut samples = Vec::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let worker = scope.spawn(|| core.run(&stop));
+        let started = Instant::now();
+        while !handle.in_sync() {
+            fib.pump();
+            std::thread::sleep(Duration::from_millis(1));
+            if started.elapsed() > Duration::from_secs(120) {
+                stop.store(true, Ordering::Relaxed);
+                bail!("core never finished its replay");
+            }
+        }
+        println!(
+            "fwd_core: replay of {} routes took {:?}",
+            fib.installed().len(),
+            started.elapsed()
+        );
+        let mut last = rx.stats()?.ipackets;
+        for _ in 0..seconds {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = rx.stats()?.ipackets;
+            println!("fwd_core: rx-pps {}", now - last);
+            samples.push(now - last);
+            last = now;
+        }
+        stop.store(true, Ordering::Relaxed);
+        worker.join().expect("core thread");
+        Ok(())
+    })?;
+    let s = handle.stats();
+    println!(
+        "fwd_core: forwarded {} dropped {} punted {} punt_ring_full {} pinned {:?} reasons {:?} tx_dropped {}",
+        s.forwarded,
+        s.total_dropped(),
+        s.total_punted(),
+        s.punt_ring_full,
+        s.pinned_cpu,
+        s.reasons(),
+        s.port(1).tx_dropped
+    );
+    drop(handle);
+    drop(core);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().context("mode: gen-pcap or run")?;
+    let mut positional = Vec::new();
+    let (mut seconds, mut routes, mut seed, mut cpu) = (5u64, 100_000usize, 1u64, 1usize);
+    let mut eal = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
+            "--routes" => routes = args.next().context("--routes N")?.parse()?,
+            "--seed" => seed = args.next().context("--seed S")?.parse()?,
+            "--cpu" => cpu = args.next().context("--cpu C")?.parse()?,
+            "--" => eal.extend(args.by_ref()),
+            _ => positional.push(a),
+        }
+    }
+    match (mode.as_str(), positional.as_slice()) {
+        ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, routes, seed),
+        ("run", []) => run(seconds, routes, seed, cpu, &eal),
+        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S] | run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS"),
+    }
+}
