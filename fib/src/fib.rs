@@ -948,6 +948,10 @@ fn snapshot(
     for (id, t) in tables {
         routes.extend(t.iter().map(|(p, e)| (*id, p, e.installed.nexthop)));
     }
+    // Address order (a covering prefix before the ones under it): a DIR-24-8 table
+    // built in this order writes each region of tbl24 while it is in cache, several
+    // times faster than in hash order. Done once per snapshot, shared by listeners.
+    routes.sort_unstable_by_key(|(t, p, _)| (t.0, p.addr(), p.len()));
     let s = Arc::new(Snapshot {
         seq,
         nexthops: nhs,

@@ -100,10 +100,8 @@ impl Dir24Table {
         }
     }
 
-    // The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's
-    // declared MSRV; the toolchain here is newer.
+    // The AVX-512 intrinsics are stable since Rust 1.89, the workspace's MSRV.
     #[cfg(target_arch = "x86_64")]
-    #[allow(clippy::incompatible_msrv)]
     #[target_feature(enable = "avx512f")]
     unsafe fn bulk_avx512(&self, addrs: &[u32], out: &mut [u32]) {
         use std::arch::x86_64::*;
