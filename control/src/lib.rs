@@ -2,7 +2,11 @@
 //!
 //! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
 //!   ICMP echo, RFC 1812 ICMP errors), rate limited.
+//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
+//! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
 //! - [`proto`]: the control-socket protocol (newline-delimited JSON, versioned).
 
+pub mod cli;
 pub mod proto;
+pub mod server;
 pub mod slowpath;
