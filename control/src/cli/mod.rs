@@ -15,12 +15,8 @@ pub const DEFAULT_SOCKET: &str = "/run/fibre/fibred.sock";
 /// Why a call did not get an answer, or got an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot connect to fibred at {path}: {source} (is fibred running? set the socket with -s or FIBRE_SOCKET)")]
-    Connect {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot connect to fibred at {path}: {error} (is fibred running? set the socket with -s or FIBRE_SOCKET)")]
+    Connect { path: PathBuf, error: io::Error },
     #[error("control socket: {0}")]
     Io(#[from] io::Error),
     #[error("fibred closed the connection")]
@@ -46,9 +42,9 @@ pub struct ControlClient {
 impl ControlClient {
     pub fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
         let path = path.as_ref();
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        let stream = UnixStream::connect(path).map_err(|error| ClientError::Connect {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let writer = stream.try_clone()?;
         Ok(ControlClient {
