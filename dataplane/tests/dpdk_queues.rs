@@ -49,7 +49,12 @@ fn multi_queue_rss_and_per_thread_queues() {
         let hs: Vec<_> = [q0, q1]
             .into_iter()
             .map(|mut q| {
+                let eal = &eal;
                 s.spawn(move || {
+                    // A registered thread gets an lcore id (mempool caches).
+                    let reg = eal.register_thread().expect("rte_thread_register");
+                    assert_ne!(reg.lcore_id(), u32::MAX);
+                    assert_eq!(eal.lcore_id(), reg.lcore_id());
                     let mut b = Burst::new();
                     for _ in 0..1000 {
                         q.rx_burst(&mut b);

@@ -77,6 +77,14 @@ pub enum DpdkError {
         /// Queue id.
         queue: u16,
     },
+    /// `rte_thread_register` failed (e.g. no free lcore id).
+    #[error("registering the thread with DPDK failed: {msg} (rte_errno {errno})")]
+    ThreadRegister {
+        /// rte_errno.
+        errno: i32,
+        /// rte_strerror text.
+        msg: String,
+    },
     /// An argument DPDK cannot take (e.g. an interior NUL byte).
     #[error("invalid argument for DPDK: {0:?}")]
     BadArgument(String),

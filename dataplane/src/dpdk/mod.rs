@@ -201,6 +201,49 @@ impl Eal {
         // SAFETY: reads a thread-local; no preconditions.
         unsafe { sys::fibre_rte_lcore_id() }
     }
+
+    /// Registers the calling thread (e.g. a forwarding core started with
+    /// `std::thread`) with DPDK, which gives it an lcore id: mempool
+    /// per-lcore caches then serve its allocations and frees instead of the
+    /// shared ring. The registration ends when the guard drops (on the same
+    /// thread: the guard is not `Send`).
+    pub fn register_thread(&self) -> Result<ThreadRegistration<'_>> {
+        // SAFETY: EAL is up; registers the calling thread only.
+        let ret = unsafe { sys::rte_thread_register() };
+        if ret < 0 {
+            let errno = rte_errno();
+            return Err(DpdkError::ThreadRegister {
+                errno,
+                msg: strerror(errno),
+            });
+        }
+        Ok(ThreadRegistration {
+            lcore: self.lcore_id(),
+            _eal: PhantomData,
+        })
+    }
+}
+
+/// A thread's DPDK registration (see [`Eal::register_thread`]).
+#[derive(Debug)]
+pub struct ThreadRegistration<'eal> {
+    lcore: u32,
+    /// Borrows the EAL, and `*const` keeps the guard on its thread.
+    _eal: PhantomData<(&'eal Eal, *const ())>,
+}
+
+impl ThreadRegistration<'_> {
+    /// The lcore id DPDK gave the thread.
+    pub fn lcore_id(&self) -> u32 {
+        self.lcore
+    }
+}
+
+impl Drop for ThreadRegistration<'_> {
+    fn drop(&mut self) {
+        // SAFETY: runs on the thread that registered (the guard is !Send).
+        unsafe { sys::rte_thread_unregister() }
+    }
 }
 
 impl Drop for Eal {
