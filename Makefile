@@ -7,7 +7,7 @@ CARGO ?= cargo
 DATA := data
 
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES := dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config iproute2
+APT_PACKAGES := dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config iproute2 iputils-ping
 
 .PHONY: all deps data build run test bench clean
 
@@ -27,14 +27,19 @@ build: deps
 run: deps data
 	$(CARGO) run --release -p control --bin fibre-demo -- $(DATA)/routeviews.txt
 
+# With DPDK: the bindings, the DPDK port tests (EAL in one process per test file;
+# net_tap needs root) and the benches' rte_lpm/rte_fib comparison build.
+DPDK_FEATURES := --features dataplane/dpdk,benches/dpdk
+
 test: deps data
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace
+	$(CARGO) clippy --workspace --all-targets $(DPDK_FEATURES) -- -D warnings
+	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace $(DPDK_FEATURES)
 	FIBRE_DATA=$(CURDIR)/$(DATA) FIBRE_EXHAUSTIVE=1 $(CARGO) test --release -p fib --test dir24_exhaustive
 
 bench: deps data
-	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) bench --workspace
+	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) bench --workspace $(DPDK_FEATURES)
 
 clean:
 	$(CARGO) clean
