@@ -176,11 +176,12 @@ impl Server {
             source,
         };
         match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(&path) {
-                Ok(_) => return Err(ServerError::AlreadyRunning(path)),
-                // Refused (or gone): nobody is listening; the file is stale.
-                Err(_) => {}
-            },
+            Ok(meta) if meta.file_type().is_socket() => {
+                // A refused connect means nobody is listening: the file is stale.
+                if UnixStream::connect(&path).is_ok() {
+                    return Err(ServerError::AlreadyRunning(path));
+                }
+            }
             Ok(_) => return Err(ServerError::NotASocket(path)),
             Err(e) if e.kind() == IoErrorKind::NotFound => {}
             Err(e) => return Err(io_err(e)),
