@@ -106,6 +106,15 @@ fn bench_lookups(c: &mut Criterion) {
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
             let mut out = vec![0u32; ADDRS];
+            // What the forwarding core calls: `lookup_bulk`, the default kernel.
+            g.bench_function(format!("bulk{BURST}"), |b| {
+                b.iter(|| {
+                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                        table.lookup_bulk(black_box(a), o);
+                    }
+                    black_box(&out);
+                })
+            });
             for kernel in LookupKernel::available() {
                 g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
                     b.iter(|| {

@@ -1,13 +1,14 @@
 //! Bulk lookups: several addresses per call, with their memory accesses overlapped.
 //!
 //! Nearly every tbl24 read of a random address misses the caches, so throughput is
-//! set by how many misses are in flight at once. Each kernel first issues the tbl24
-//! reads of a whole batch (no read depends on another), then the tbl8 reads of the
-//! extended ones, then decodes (the gather kernels do this 8 or 16 lanes at a time;
-//! the scalar loop gets the same overlap from out-of-order execution). The kernel used
-//! is picked at run time; `docs/DIR24.md` has the measurements that picked it.
+//! set by how many misses are in flight at once. [`Dir24Table::lookup_bulk`] is the
+//! plain scalar loop without bounds checks, inlined into its caller: each lookup's
+//! loads depend only on its own address, so the out-of-order core overlaps them, and
+//! a call costs no kernel dispatch. The other kernels (a staged two-pass loop, AVX2
+//! and AVX-512 gathers) are kept for comparison through
+//! [`Dir24Table::lookup_bulk_with`]; `docs/DIR24.md` has the measurements.
 
-use super::table::Dir24Table;
+use super::table::{decode, Dir24Table};
 use super::EXT;
 
 /// An implementation of [`Dir24Table::lookup_bulk`].
@@ -15,6 +16,9 @@ use super::EXT;
 pub enum LookupKernel {
     /// Portable: one lookup after another, overlapped by the CPU's out-of-order core.
     Scalar,
+    /// Portable, two passes over each batch of 32: every tbl24 read first (no branch
+    /// between them), then the tbl8 reads of the extended entries and the decode.
+    Staged,
     /// 8 addresses per `vpgatherdd` (x86-64 with AVX2).
     Avx2,
     /// 16 addresses per `vpgatherdd` (x86-64 with AVX-512F).
@@ -25,7 +29,7 @@ impl LookupKernel {
     /// Whether this CPU can run the kernel.
     pub fn is_available(self) -> bool {
         match self {
-            LookupKernel::Scalar => true,
+            LookupKernel::Scalar | LookupKernel::Staged => true,
             #[cfg(target_arch = "x86_64")]
             LookupKernel::Avx2 => std::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
@@ -39,6 +43,7 @@ impl LookupKernel {
     pub fn available() -> impl Iterator<Item = LookupKernel> {
         [
             LookupKernel::Scalar,
+            LookupKernel::Staged,
             LookupKernel::Avx2,
             LookupKernel::Avx512,
         ]
@@ -47,27 +52,31 @@ impl LookupKernel {
     }
 }
 
+/// Addresses per batch of the staged kernel (a forwarding burst).
+const BATCH: usize = 32;
+
 impl Dir24Table {
     /// Look up every address of `addrs` (host byte order) into `out`: the nexthop id,
-    /// or [`NO_ROUTE`](super::NO_ROUTE). Uses the fastest kernel this CPU has.
+    /// or [`NO_ROUTE`](super::NO_ROUTE). Uses the fastest kernel measured on this
+    /// kind of CPU ([`default_kernel`](Self::default_kernel)); the portable kernels are
+    /// inlined into the caller, so a call costs no dispatch.
     ///
     /// # Panics
     /// If `out` is shorter than `addrs`.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_bulk(&self, addrs: &[u32], out: &mut [u32]) {
-        self.lookup_bulk_with(Self::default_kernel(), addrs, out)
+        assert!(out.len() >= addrs.len(), "output shorter than input");
+        let out = &mut out[..addrs.len()];
+        // Measured on AMD EPYC (Zen 4, docs/DIR24.md): the plain scalar loop, inlined,
+        // is the fastest kernel here (the gathers are microcoded and serialise more
+        // than the out-of-order core does with plain loads).
+        self.bulk_scalar(addrs, out)
     }
 
     /// The kernel [`lookup_bulk`](Self::lookup_bulk) uses on this CPU.
     #[inline]
     pub fn default_kernel() -> LookupKernel {
-        // Measured on AMD EPYC (Zen 4, docs/DIR24.md): AVX2 gathers beat the scalar
-        // loop by about 13%; AVX-512 gathers are the slowest here.
-        if LookupKernel::Avx2.is_available() {
-            LookupKernel::Avx2
-        } else {
-            LookupKernel::Scalar
-        }
+        LookupKernel::Scalar
     }
 
     /// [`lookup_bulk`](Self::lookup_bulk) with a chosen kernel; an unavailable one
@@ -86,17 +95,59 @@ impl Dir24Table {
                 // SAFETY: AVX2 is present (checked just above).
                 unsafe { self.bulk_avx2(addrs, out) }
             }
+            LookupKernel::Staged => self.bulk_staged(addrs, out),
             _ => self.bulk_scalar(addrs, out),
         }
     }
 
+    /// The plain loop, without bounds checks: each lookup's loads depend only on its
+    /// own address, so the out-of-order core keeps many tbl24 misses in flight.
+    /// `out.len() == addrs.len()`.
+    #[inline(always)]
     fn bulk_scalar(&self, addrs: &[u32], out: &mut [u32]) {
-        // A plain loop: each lookup's loads depend only on its own address, so the
-        // CPU's out-of-order window already keeps many misses in flight. Staging a
-        // batch through a local array (tbl24 pass, tbl8 pass, decode pass) measured
-        // slower (155 vs 186 M lookups/s, docs/DIR24.md).
+        debug_assert_eq!(addrs.len(), out.len());
+        let tbl24 = self.tbl24_ptr();
+        let tbl8 = self.tbl8_ptr();
         for (&a, o) in addrs.iter().zip(out.iter_mut()) {
-            *o = self.lookup_raw(a);
+            // SAFETY: as in `lookup_raw`: a >> 8 < 2^24 <= tbl24's length, and an
+            // extended entry names an allocated group, so the tbl8 index is below
+            // groups * 256 <= tbl8's length (dir24_diff compares every kernel with the
+            // reference over random tables).
+            *o = unsafe {
+                let e = *tbl24.add((a >> 8) as usize);
+                let e = if e & EXT != 0 {
+                    *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff))
+                } else {
+                    e
+                };
+                decode(e)
+            };
+        }
+    }
+
+    /// Two passes per batch: the tbl24 entries of the whole batch into `out`, then the
+    /// tbl8 reads and the decode. `out.len() == addrs.len()`.
+    #[inline(always)]
+    fn bulk_staged(&self, addrs: &[u32], out: &mut [u32]) {
+        debug_assert_eq!(addrs.len(), out.len());
+        let tbl24 = self.tbl24_ptr();
+        let tbl8 = self.tbl8_ptr();
+        for (a, o) in addrs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            for (&a, o) in a.iter().zip(o.iter_mut()) {
+                // SAFETY: a >> 8 < 2^24 <= tbl24's length.
+                *o = u32::from(unsafe { *tbl24.add((a >> 8) as usize) });
+            }
+            for (&a, o) in a.iter().zip(o.iter_mut()) {
+                let e = *o as u16;
+                let e = if e & EXT != 0 {
+                    // SAFETY: an extended entry names an allocated group (as in
+                    // `lookup_raw`), so the index is below tbl8's length.
+                    unsafe { *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff)) }
+                } else {
+                    e
+                };
+                *o = decode(e);
+            }
         }
     }
 
