@@ -1,14 +1,17 @@
 //! fibre's control plane.
 //!
+//! - [`neighbour`]: ARP resolution states, retries and expiry.
 //! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
 //!   ICMP echo, RFC 1812 ICMP errors), rate limited.
-//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
-//! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
-//! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
 //! - [`proto`]: the control-socket protocol (newline-delimited JSON, versioned).
+//! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
+//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
+//! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
 
 pub mod cli;
 pub mod config;
 pub mod proto;
 pub mod server;
+pub mod daemon;
+pub mod neighbour;
 pub mod slowpath;

@@ -38,7 +38,7 @@ mod rings;
 
 pub use counters::{CoreCounters, CoreStats, PortStats};
 pub use pipeline::PortSetup;
-pub use rings::{CoreHandle, Injected, Punted};
+pub use rings::{CoreHandle, Injected, Punted, RouteAnswer, RouteQuery};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -172,6 +172,7 @@ pub struct ForwardingCore<P: Port> {
     counters: Arc<CoreCounters>,
     local: LocalCounters,
     port_counters: Vec<PortCounters>,
+    queries: Arc<rings::QueryRings>,
 }
 
 impl<P: Port> core::fmt::Debug for ForwardingCore<P> {
@@ -224,12 +225,14 @@ impl<P: Port> ForwardingCore<P> {
         let punts = Arc::new(ArrayQueue::new(config.punt_ring));
         let injects = Arc::new(ArrayQueue::new(config.inject_ring));
         let counters = Arc::new(CoreCounters::new(ports.len()));
+        let queries = Arc::new(rings::QueryRings::new());
         let handle = CoreHandle::new(
             Arc::clone(&name),
             Arc::clone(&punts),
             Arc::clone(&injects),
             Arc::clone(&counters),
             Arc::clone(subscription.shared()),
+            Arc::clone(&queries),
         );
         let n = ports.len();
         let core = ForwardingCore {
@@ -249,6 +252,7 @@ impl<P: Port> ForwardingCore<P> {
             injects,
             counters,
             local: LocalCounters::default(),
+            queries,
         };
         Ok((core, handle))
     }
@@ -325,12 +329,30 @@ impl<P: Port> ForwardingCore<P> {
             }
         }
         work += self.drain_injects();
+        self.answer_queries();
 
         for (snapshot, port) in self.port_counters.iter_mut().zip(&self.ports) {
             *snapshot = port.counters();
         }
         self.counters.publish(&self.local, &self.port_counters);
         work
+    }
+
+    /// Answers a few route queries from the serving tables (`route get ... core N`).
+    #[inline]
+    fn answer_queries(&mut self) {
+        for _ in 0..rings::MAX_QUERIES_PER_POLL {
+            let Some(q) = self.queries.queries.pop() else {
+                break;
+            };
+            let answer = rings::RouteAnswer {
+                token: q.token,
+                nexthop: self.tables.lookup(q.table, q.addr),
+                applied_seq: self.subscription.applied_seq(),
+            };
+            // A full answer ring means the asker gave up on earlier answers; drop.
+            let _ = self.queries.answers.push(answer);
+        }
     }
 
     /// Sends up to one burst of injected frames.

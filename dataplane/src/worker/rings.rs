@@ -9,10 +9,12 @@
 //! blocks or allocates. A full punt ring makes the core free the packet and count it
 //! (`punt_ring_full`); a full inject ring hands the frame back to the control plane.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use fib::{ListenerShared, NexthopId, PortId};
+use fib::{ListenerShared, NexthopId, PortId, TableId};
 
 use super::counters::{CoreCounters, CoreStats};
 use crate::forward::PuntReason;
@@ -42,6 +44,48 @@ pub struct Injected<P> {
     pub port: PortId,
 }
 
+/// A route lookup the control plane asks a core to answer from its own tables
+/// (`fibrectl route get ADDR core N`: what the core really forwards with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteQuery {
+    pub token: u64,
+    pub table: TableId,
+    /// Host order.
+    pub addr: u32,
+}
+
+/// A core's answer to a [`RouteQuery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteAnswer {
+    pub token: u64,
+    /// The nexthop the core's serving table gives (`None`: no route, or no complete
+    /// table yet).
+    pub nexthop: Option<NexthopId>,
+    /// The FIB seq the core's serving tables reflect when it answered.
+    pub applied_seq: u64,
+}
+
+/// Queries per core loop iteration at most (bounded work between bursts).
+pub(crate) const MAX_QUERIES_PER_POLL: usize = 4;
+
+/// The two small rings of route queries (control → core) and answers.
+#[derive(Debug)]
+pub(crate) struct QueryRings {
+    pub queries: ArrayQueue<RouteQuery>,
+    pub answers: ArrayQueue<RouteAnswer>,
+    next_token: AtomicU64,
+}
+
+impl QueryRings {
+    pub(crate) fn new() -> Self {
+        QueryRings {
+            queries: ArrayQueue::new(16),
+            answers: ArrayQueue::new(16),
+            next_token: AtomicU64::new(1),
+        }
+    }
+}
+
 /// The control plane's side of one core: its rings, counters and FIB listener status.
 /// Cheap to clone; all clones share the same rings.
 ///
@@ -56,6 +100,7 @@ pub struct CoreHandle<P> {
     pub counters: Arc<CoreCounters>,
     /// The core's FIB listener status (applied seq, in sync, failure).
     pub listener: Arc<ListenerShared>,
+    pub(crate) queries: Arc<QueryRings>,
 }
 
 impl<P> Clone for CoreHandle<P> {
@@ -66,6 +111,7 @@ impl<P> Clone for CoreHandle<P> {
             injects: Arc::clone(&self.injects),
             counters: Arc::clone(&self.counters),
             listener: Arc::clone(&self.listener),
+            queries: Arc::clone(&self.queries),
         }
     }
 }
@@ -88,6 +134,7 @@ impl<P> CoreHandle<P> {
         injects: Arc<ArrayQueue<Injected<P>>>,
         counters: Arc<CoreCounters>,
         listener: Arc<ListenerShared>,
+        queries: Arc<QueryRings>,
     ) -> Self {
         CoreHandle {
             name,
@@ -95,6 +142,31 @@ impl<P> CoreHandle<P> {
             injects,
             counters,
             listener,
+            queries,
+        }
+    }
+
+    /// Asks the core to look `addr` up in its own serving table and waits up to
+    /// `timeout` for the answer (a running core answers within one loop iteration).
+    /// For the control plane, never a core. `None` if the core did not answer.
+    pub fn query_route(&self, table: TableId, addr: u32, timeout: Duration) -> Option<RouteAnswer> {
+        let token = self.queries.next_token.fetch_add(1, Ordering::Relaxed);
+        let q = RouteQuery { token, table, addr };
+        if self.queries.queries.push(q).is_err() {
+            return None;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(a) = self.queries.answers.pop() {
+                // Answers to earlier queries that timed out are stale: skip them.
+                if a.token == token {
+                    return Some(a);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::yield_now();
         }
     }
 
