@@ -76,8 +76,79 @@ fn punt(reason: PuntReason) -> Action {
     }
 }
 
+/// What a packet routed to one nexthop gets: the adjacency, or why there is none.
+/// Exactly what [`resolve`] says for the nexthop.
+type Resolved = Result<Adjacency, Action>;
+
+/// The core's adjacency array: [`resolve`]'s answer for every nexthop id of the serving
+/// set, so forwarding reads one small array entry per packet instead of the nexthop,
+/// the neighbour MAC and the egress port setup. It follows the tables: before each
+/// burst it is brought up to [`ForwardingTables::nexthop_generation`], updating just
+/// the ids changed since (or rebuilding after a replay swap or a long gap).
+pub(crate) struct Adjacencies {
+    /// The generation `entries` reflect; `None`: never built.
+    generation: Option<u64>,
+    entries: Vec<Resolved>,
+}
+
+impl Adjacencies {
+    fn new() -> Self {
+        Adjacencies {
+            generation: None,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Brings the array up to the tables' current nexthops. Allocates only when the
+    /// nexthop set grew (the listener allocated for it too).
+    #[inline(always)]
+    fn sync(&mut self, tables: &ForwardingTables, setups: &[PortSetup]) {
+        let current = tables.nexthop_generation();
+        if self.generation != Some(current) {
+            self.update(tables, setups, current);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn update(&mut self, tables: &ForwardingTables, setups: &[PortSetup], current: u64) {
+        let slots = tables.nexthop_slots();
+        let incremental = match self.generation {
+            Some(since) if self.entries.len() == slots => tables.nexthop_changes_since(since),
+            _ => None,
+        };
+        match incremental {
+            Some(changed) => {
+                for id in changed {
+                    if let Some(entry) = self.entries.get_mut(id.0 as usize) {
+                        *entry = resolve(tables, setups, id.0);
+                    }
+                }
+            }
+            None => {
+                self.entries.clear();
+                self.entries
+                    .extend((0..slots as u32).map(|id| resolve(tables, setups, id)));
+            }
+        }
+        self.generation = Some(current);
+    }
+
+    /// The adjacency of lookup result `id` (a nexthop id or `NO_ROUTE`).
+    #[inline(always)]
+    fn get(&self, id: u32) -> Result<&Adjacency, Action> {
+        match self.entries.get(id as usize) {
+            Some(Ok(adjacency)) => Ok(adjacency),
+            Some(Err(action)) => Err(*action),
+            // No route, or an id the set does not hold: what `resolve` says for them.
+            None => Err(punt(PuntReason::NoRoute)),
+        }
+    }
+}
+
 /// Per-burst scratch space, kept in the core so the arrays are not re-zeroed each burst.
 pub(crate) struct Scratch {
+    adjacencies: Adjacencies,
     action: [Action; MAX_BURST],
     /// Destinations (host order) of the packets to look up, compacted.
     dst: [u32; MAX_BURST],
@@ -90,6 +161,7 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new() -> Self {
         Scratch {
+            adjacencies: Adjacencies::new(),
             action: [Action::BadEgress; MAX_BURST],
             dst: [0; MAX_BURST],
             slot: [0; MAX_BURST],
@@ -131,8 +203,8 @@ fn local_or(tables: &ForwardingTables, table: TableId, frame: &[u8], otherwise: 
     otherwise
 }
 
-/// Nexthop id → adjacency, or why there is none.
-#[inline(always)]
+/// Nexthop id → adjacency, or why there is none (cached per id in [`Adjacencies`]).
+#[inline]
 fn resolve(tables: &ForwardingTables, setups: &[PortSetup], id: u32) -> Result<Adjacency, Action> {
     if id == NO_ROUTE {
         return Err(punt(PuntReason::NoRoute));
@@ -191,6 +263,21 @@ fn drain_in_order<P>(burst: &mut Burst<P>, mut f: impl FnMut(usize, P)) {
     }
 }
 
+/// The IPv4 destination of an untagged or 802.1Q-tagged IPv4 frame, read without
+/// any validation (only a prefetch hint is derived from it); `None` if the frame is
+/// too short or not IPv4.
+#[inline(always)]
+fn probable_dst(frame: &[u8]) -> Option<u32> {
+    const DST: usize = 14 + 16;
+    let at = match frame.get(12..14)? {
+        [0x08, 0x00] => DST,
+        [0x81, 0x00] if frame.get(16..18)? == [0x08, 0x00] => DST + 4,
+        _ => return None,
+    };
+    let bytes = frame.get(at..at + 4)?;
+    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
 /// Hints the CPU to bring the cache line at `ptr` into L1. Never faults.
 #[inline(always)]
 fn prefetch(ptr: *const u8) {
@@ -230,6 +317,7 @@ pub(crate) fn process_burst<P: Packet>(
         None => TableId::MAIN,
     };
     let Scratch {
+        adjacencies,
         action,
         dst,
         slot,
@@ -238,12 +326,30 @@ pub(crate) fn process_burst<P: Packet>(
 
     // 0. Start fetching every frame's headers: the first touch of a received frame
     // misses the caches (and often the TLB), and classify's chain of dependent
-    // checks would otherwise take those misses one frame at a time.
+    // checks would otherwise take those misses one frame at a time. The Ethernet and
+    // IPv4 headers end at byte 34 (38 tagged): a buffer not aligned to a cache line
+    // may put them on two lines.
     for packet in rx.iter() {
-        prefetch(packet.data().as_ptr());
+        let p = packet.data().as_ptr();
+        prefetch(p);
+        prefetch(p.wrapping_add(37));
     }
 
-    // 1. Classify; gather the destinations to look up.
+    let table = tables.table(table_id);
+
+    // 1. Start fetching the tbl24 entry of every frame's destination, read where an
+    // IPv4 header would put it (nothing is decided on it: classify comes next), so
+    // the lookups' cache misses overlap classify instead of all waiting in the bulk
+    // lookup. Frames too short or not IPv4 are skipped.
+    if let Some(t) = table {
+        for packet in rx.iter() {
+            if let Some(d) = probable_dst(packet.data()) {
+                t.prefetch(d);
+            }
+        }
+    }
+
+    // 2. Classify; gather the destinations to look up.
     let mut lookups = 0;
     for (i, packet) in rx.iter().enumerate() {
         let frame = packet.data();
@@ -268,21 +374,22 @@ pub(crate) fn process_burst<P: Packet>(
         };
     }
 
-    // 2. One bulk lookup for the whole burst.
+    // 3. One bulk lookup for the whole burst.
     if lookups > 0 {
-        match tables.table(table_id) {
+        match table {
             Some(t) => t.lookup_bulk(&dst[..lookups], &mut nexthop[..lookups]),
             None => nexthop[..lookups].fill(NO_ROUTE),
         }
     }
 
-    // 3. Resolve and rewrite.
+    // 4. Resolve (one adjacency array read) and rewrite.
+    adjacencies.sync(tables, ctx.setups);
     let packets = rx.as_mut_slice();
     for k in 0..lookups {
         let i = usize::from(slot[k]);
         let id = nexthop[k];
-        action[i] = match resolve(tables, ctx.setups, id) {
-            Ok(adjacency) => match rewrite(packets[i].data_mut(), &adjacency) {
+        action[i] = match adjacencies.get(id) {
+            Ok(adjacency) => match rewrite(packets[i].data_mut(), adjacency) {
                 Outcome::Transmit { port } => Action::Transmit(port),
                 Outcome::Punt(reason) => Action::Punt {
                     reason,
@@ -295,7 +402,7 @@ pub(crate) fn process_burst<P: Packet>(
         };
     }
 
-    // 4. Dispatch, in arrival order (TX order per port follows it).
+    // 5. Dispatch, in arrival order (TX order per port follows it).
     drain_in_order(rx, |i, packet| match action[i] {
         Action::Transmit(port) => {
             // `resolve` checked the port exists; the burst has room (empty on entry).

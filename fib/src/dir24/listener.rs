@@ -56,7 +56,17 @@ pub struct ForwardingTables {
     /// While a ReplayBegin is clearing the shadow: tables of it already cleared.
     clearing: Vec<TableId>,
     replays: u64,
+    /// Bumped whenever the serving nexthops or neighbour MACs may have changed.
+    nexthop_generation: u64,
+    /// What each of the last [`NEXTHOP_LOG`] generations changed: a nexthop id, or
+    /// [`ALL_NEXTHOPS`] (a swap, or a change of the whole set).
+    nexthop_log: Box<[u32; NEXTHOP_LOG]>,
 }
+
+/// Generations of nexthop changes [`ForwardingTables::nexthop_changes_since`] can list.
+const NEXTHOP_LOG: usize = 256;
+/// A log entry for "everything may have changed".
+const ALL_NEXTHOPS: u32 = u32::MAX;
 
 impl Default for ForwardingTables {
     fn default() -> Self {
@@ -76,6 +86,8 @@ impl ForwardingTables {
             pending: None,
             clearing: Vec::new(),
             replays: 0,
+            nexthop_generation: 0,
+            nexthop_log: Box::new([ALL_NEXTHOPS; NEXTHOP_LOG]),
         }
     }
 
@@ -126,6 +138,40 @@ impl ForwardingTables {
     #[inline]
     pub fn neighbour_mac(&self, id: NexthopId) -> Option<MacAddr> {
         *self.active.macs.get(id.0 as usize)?
+    }
+
+    /// A counter that changes whenever what [`nexthop`](Self::nexthop) or
+    /// [`neighbour_mac`](Self::neighbour_mac) answer may have changed (a nexthop
+    /// event, or the swap at the end of a replay). A forwarding core caches per-nexthop
+    /// adjacencies and rebuilds them when this moves.
+    #[inline]
+    pub fn nexthop_generation(&self) -> u64 {
+        self.nexthop_generation
+    }
+
+    /// The nexthop ids changed after generation `since` up to the current one (an id
+    /// may repeat), or `None` when that is not known — more than 256 generations ago,
+    /// a replay swap, or `since` from the future: then everything may have changed.
+    pub fn nexthop_changes_since(
+        &self,
+        since: u64,
+    ) -> Option<impl Iterator<Item = NexthopId> + '_> {
+        let behind = self.nexthop_generation.checked_sub(since)?;
+        if behind > NEXTHOP_LOG as u64 {
+            return None;
+        }
+        let changed = (since + 1..=self.nexthop_generation)
+            .map(|g| self.nexthop_log[(g % NEXTHOP_LOG as u64) as usize]);
+        if changed.clone().any(|id| id == ALL_NEXTHOPS) {
+            return None;
+        }
+        Some(changed.map(NexthopId))
+    }
+
+    /// How many nexthop slots the serving set has (ids below this may be set).
+    #[inline]
+    pub fn nexthop_slots(&self) -> usize {
+        self.active.nexthops.len()
     }
 
     /// Ids of the serving tables.
@@ -307,6 +353,24 @@ impl EventSink for ForwardingTables {
             }
         } else if event.kind == EventKind::ReplayBegin {
             self.clearing.clear();
+        }
+        let changed = match event.kind {
+            // Only the serving set matters: a replay's nexthops arrive with its swap.
+            EventKind::NexthopSet { id, .. }
+            | EventKind::NexthopResolved { id, .. }
+            | EventKind::NexthopDel { id }
+                if self.phase != Phase::Replaying =>
+            {
+                Some(id.0)
+            }
+            EventKind::ReplayEnd => Some(ALL_NEXTHOPS),
+            _ => None,
+        };
+        if let Some(id) = changed {
+            // Before applying, so even an event refused half-way cannot leave a
+            // cache built on the old state looking current.
+            self.nexthop_generation += 1;
+            self.nexthop_log[(self.nexthop_generation % NEXTHOP_LOG as u64) as usize] = id;
         }
         let progress = self.apply_inner(event, budget)?;
         if progress == Progress::Partial {
