@@ -15,6 +15,8 @@
 //!   lookups keep missing the caches as real traffic does. Those writes leave the frame
 //!   lines in this core's caches, as a NIC writing into the last-level cache (DDIO)
 //!   would leave them in L3.
+//! - `synthetic-1m/cached-dst/64B`: the same with 4096 destinations cycled, whose
+//!   tbl24 lines stay cached: the pipeline's cost without the lookup's cache misses.
 //! - `synthetic-1m/random-dst/64B+generator`: the same, but the TX side re-addresses
 //!   each frame as it is sent (2 × 1024 frames in flight), inside the timed loop.
 //! - `generator-only`: that generator's own work (the same rings with no routing).
@@ -149,6 +151,7 @@ fn core_with_1m_routes(
     pool: &SoftPool,
     frames_per_port: usize,
     regen_on_tx: bool,
+    distinct_dsts: usize,
 ) -> (Fib, ForwardingCore<MemPort>) {
     let table = routes::synthetic_1m();
     let mut fib = Fib::new(FibConfig::default());
@@ -168,7 +171,12 @@ fn core_with_1m_routes(
         )
         .unwrap();
     }
-    let stream = std::sync::Arc::new(AddressStream::FromRoutes.generate(&table, STREAM, 7));
+    let mut stream = AddressStream::FromRoutes.generate(&table, STREAM, 7);
+    // Cycle through the first `distinct_dsts` destinations only (all of them: STREAM).
+    for i in distinct_dsts..STREAM {
+        stream[i] = stream[i % distinct_dsts];
+    }
+    let stream = std::sync::Arc::new(stream);
     let ports: Vec<MemPort> = (0..PORTS)
         .map(|p| {
             let mut ring = VecDeque::with_capacity(frames_per_port * PORTS);
@@ -222,10 +230,13 @@ fn pipeline(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
 
     // Pipeline alone, packets in memory. One "iteration" is one burst of 32 frames.
-    {
+    // `random-dst`: every destination new; `cached-dst`: 4096 destinations cycled
+    // (their tbl24 lines stay cached: the pipeline's cost without the lookup misses,
+    // as in scripts/bench-forward-core, whose pcap holds 8192 frames).
+    for (name, distinct) in [("random-dst", STREAM), ("cached-dst", 4096)] {
         let pool = SoftPool::new(MEM_FRAMES_PER_PORT * PORTS + 64);
-        let (_fib, mut core) = core_with_1m_routes(&pool, MEM_FRAMES_PER_PORT, false);
-        group.bench_function("synthetic-1m/random-dst/64B", |b| {
+        let (_fib, mut core) = core_with_1m_routes(&pool, MEM_FRAMES_PER_PORT, false, distinct);
+        group.bench_function(format!("synthetic-1m/{name}/64B"), |b| {
             b.iter_custom(|iters| {
                 let want = iters * MAX_BURST as u64;
                 let before = core.counters().snapshot().forwarded;
@@ -257,7 +268,7 @@ fn pipeline(c: &mut Criterion) {
     }
 
     let pool = SoftPool::new(FRAMES_PER_PORT * PORTS + 64);
-    let (_fib, mut core) = core_with_1m_routes(&pool, FRAMES_PER_PORT, true);
+    let (_fib, mut core) = core_with_1m_routes(&pool, FRAMES_PER_PORT, true, STREAM);
     // One "iteration" is one burst of 32 frames; a poll_once handles one per port.
     group.bench_function("synthetic-1m/random-dst/64B+generator", |b| {
         b.iter_custom(|iters| {

@@ -11,9 +11,10 @@
 //!
 //! One loop iteration ([`ForwardingCore::poll_once`]):
 //! 1. apply at most `fib_budget` units of pending FIB work;
-//! 2. only if the tables are complete (the first replay has ended): for each port,
-//!    receive a burst, run the pipeline over it (see below), send each egress port's
-//!    share with one `tx_burst`;
+//! 2. only if the tables are complete (the first replay has ended): receive up to two
+//!    bursts per port (the second only when the first came back full) and start
+//!    fetching their headers and tbl24 entries; then, burst by burst, run the pipeline
+//!    (see below) and send each egress port's share with one `tx_burst`;
 //! 3. transmit up to one burst of frames the control plane injected;
 //! 4. publish the counters.
 //!
@@ -49,7 +50,11 @@ use fib::{Dir24Config, ForwardingTables, Subscription};
 
 use crate::port::{Burst, Port, PortCounters, MAX_BURST};
 use counters::LocalCounters;
-use pipeline::{process_burst, PipelineContext, Scratch};
+use pipeline::{prefetch_burst, process_burst, PipelineContext, Scratch};
+
+/// Receive bursts per port per loop iteration: the second is received (only when the
+/// first came back full) before the first is processed, so its prefetches overlap.
+const RX_BURSTS: usize = 2;
 
 /// What a core does in an iteration that found no work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,7 +169,8 @@ pub struct ForwardingCore<P: Port> {
     setups: Vec<PortSetup>,
     tables: ForwardingTables,
     subscription: Subscription,
-    rx: Burst<P::Packet>,
+    /// [`RX_BURSTS`] receive bursts per port.
+    rx: Vec<Burst<P::Packet>>,
     tx: Vec<Burst<P::Packet>>,
     scratch: Scratch,
     punts: Arc<ArrayQueue<Punted<P::Packet>>>,
@@ -246,7 +252,7 @@ impl<P: Port> ForwardingCore<P> {
             setups: config.ports,
             tables: ForwardingTables::new(config.dir24),
             subscription,
-            rx: Burst::new(),
+            rx: (0..n * RX_BURSTS).map(|_| Burst::new()).collect(),
             scratch: Scratch::new(),
             punts,
             injects,
@@ -311,21 +317,38 @@ impl<P: Port> ForwardingCore<P> {
                 setups: &self.setups,
                 punts: &self.punts,
             };
-            for ingress in 0..self.ports.len() {
-                let received = self.ports[ingress].rx_burst(&mut self.rx);
-                if received == 0 {
-                    continue;
+            // Receive first (up to RX_BURSTS bursts per port: the next only when the
+            // previous came back full) and start fetching what the pipeline reads of
+            // each burst, so the cache misses of the later bursts overlap the
+            // processing of the earlier ones.
+            for (ingress, rx) in self.rx.chunks_mut(RX_BURSTS).enumerate() {
+                for burst in rx {
+                    let received = self.ports[ingress].rx_burst(burst);
+                    if received == 0 {
+                        break;
+                    }
+                    work += received;
+                    prefetch_burst(&ctx, ingress as u16, burst);
+                    if !burst.is_full() {
+                        break;
+                    }
                 }
-                work += received;
-                process_burst(
-                    &ctx,
-                    ingress as u16,
-                    &mut self.rx,
-                    &mut self.tx,
-                    &mut self.scratch,
-                    local,
-                );
-                transmit_all(&mut self.ports, &mut self.tx);
+            }
+            for (ingress, rx) in self.rx.chunks_mut(RX_BURSTS).enumerate() {
+                for burst in rx {
+                    if burst.is_empty() {
+                        break;
+                    }
+                    process_burst(
+                        &ctx,
+                        ingress as u16,
+                        burst,
+                        &mut self.tx,
+                        &mut self.scratch,
+                        local,
+                    );
+                    transmit_all(&mut self.ports, &mut self.tx);
+                }
             }
         }
         work += self.drain_injects();

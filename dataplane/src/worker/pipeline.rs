@@ -298,6 +298,40 @@ pub(crate) struct PipelineContext<'a, P> {
     pub punts: &'a ArrayQueue<Punted<P>>,
 }
 
+/// The first stage over a received burst, run for every burst of a loop iteration
+/// before any is processed: start fetching every frame's headers, then the tbl24
+/// entry of every frame's destination, so these cache misses overlap the processing
+/// of the bursts before this one (and of this one's first frames).
+#[inline]
+pub(crate) fn prefetch_burst<P: Packet>(
+    ctx: &PipelineContext<'_, P>,
+    ingress: PortId,
+    rx: &Burst<P>,
+) {
+    // The first touch of a received frame misses the caches (and often the TLB), and
+    // classify's chain of dependent checks would otherwise take those misses one frame
+    // at a time. The Ethernet and IPv4 headers end at byte 34 (38 tagged): a buffer
+    // not aligned to a cache line may put them on two lines.
+    for packet in rx.iter() {
+        let p = packet.data().as_ptr();
+        prefetch(p);
+        prefetch(p.wrapping_add(37));
+    }
+    let table_id = match ctx.setups.get(usize::from(ingress)) {
+        Some(s) => s.table,
+        None => TableId::MAIN,
+    };
+    // The destination is read where an IPv4 header would put it, to derive a prefetch
+    // hint only (classify decides later); frames too short or not IPv4 are skipped.
+    if let Some(t) = ctx.tables.table(table_id) {
+        for packet in rx.iter() {
+            if let Some(d) = probable_dst(packet.data()) {
+                t.prefetch(d);
+            }
+        }
+    }
+}
+
 /// Runs the pipeline over `rx` (received on `ingress`), leaving it empty: forwarded
 /// packets are appended to `tx[egress]` (each TX burst must be empty on entry, so
 /// it has room for a whole burst), punted ones pushed on the punt ring, the rest
@@ -324,32 +358,9 @@ pub(crate) fn process_burst<P: Packet>(
         nexthop,
     } = scratch;
 
-    // 0. Start fetching every frame's headers: the first touch of a received frame
-    // misses the caches (and often the TLB), and classify's chain of dependent
-    // checks would otherwise take those misses one frame at a time. The Ethernet and
-    // IPv4 headers end at byte 34 (38 tagged): a buffer not aligned to a cache line
-    // may put them on two lines.
-    for packet in rx.iter() {
-        let p = packet.data().as_ptr();
-        prefetch(p);
-        prefetch(p.wrapping_add(37));
-    }
-
     let table = tables.table(table_id);
 
-    // 1. Start fetching the tbl24 entry of every frame's destination, read where an
-    // IPv4 header would put it (nothing is decided on it: classify comes next), so
-    // the lookups' cache misses overlap classify instead of all waiting in the bulk
-    // lookup. Frames too short or not IPv4 are skipped.
-    if let Some(t) = table {
-        for packet in rx.iter() {
-            if let Some(d) = probable_dst(packet.data()) {
-                t.prefetch(d);
-            }
-        }
-    }
-
-    // 2. Classify; gather the destinations to look up.
+    // 1. Classify (after `prefetch_burst`); gather the destinations to look up.
     let mut lookups = 0;
     for (i, packet) in rx.iter().enumerate() {
         let frame = packet.data();
@@ -374,7 +385,7 @@ pub(crate) fn process_burst<P: Packet>(
         };
     }
 
-    // 3. One bulk lookup for the whole burst.
+    // 2. One bulk lookup for the whole burst.
     if lookups > 0 {
         match table {
             Some(t) => t.lookup_bulk(&dst[..lookups], &mut nexthop[..lookups]),
@@ -382,7 +393,7 @@ pub(crate) fn process_burst<P: Packet>(
         }
     }
 
-    // 4. Resolve (one adjacency array read) and rewrite.
+    // 3. Resolve (one adjacency array read) and rewrite.
     adjacencies.sync(tables, ctx.setups);
     let packets = rx.as_mut_slice();
     for k in 0..lookups {
@@ -402,7 +413,7 @@ pub(crate) fn process_burst<P: Packet>(
         };
     }
 
-    // 5. Dispatch, in arrival order (TX order per port follows it).
+    // 4. Dispatch, in arrival order (TX order per port follows it).
     drain_in_order(rx, |i, packet| match action[i] {
         Action::Transmit(port) => {
             // `resolve` checked the port exists; the burst has room (empty on entry).

@@ -390,3 +390,61 @@ impl std::fmt::Debug for ForwardingTables {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, kind: EventKind) -> FibEvent {
+        FibEvent { seq, kind }
+    }
+
+    fn set(id: u32) -> EventKind {
+        EventKind::NexthopSet {
+            id: NexthopId(id),
+            nexthop: Nexthop::Blackhole,
+        }
+    }
+
+    #[test]
+    fn nexthop_changes_are_listed_until_a_swap_or_a_long_gap() {
+        let mut ft = ForwardingTables::default();
+        ft.apply_all(&ev(1, EventKind::ReplayBegin)).unwrap();
+        let g0 = ft.nexthop_generation();
+        // Replayed nexthops go to the shadow: the serving set is unchanged.
+        ft.apply_all(&ev(1, set(0))).unwrap();
+        assert_eq!(ft.nexthop_generation(), g0);
+        ft.apply_all(&ev(1, EventKind::ReplayEnd)).unwrap();
+        // The swap changes everything.
+        assert!(ft.nexthop_changes_since(g0).is_none());
+        let g1 = ft.nexthop_generation();
+        assert_eq!(ft.nexthop_changes_since(g1).unwrap().count(), 0);
+        ft.apply_all(&ev(2, set(3))).unwrap();
+        ft.apply_all(&ev(
+            3,
+            EventKind::NexthopResolved {
+                id: NexthopId(3),
+                mac: Some([2, 0, 0, 0, 0, 1]),
+            },
+        ))
+        .unwrap();
+        ft.apply_all(&ev(4, EventKind::NexthopDel { id: NexthopId(0) }))
+            .unwrap();
+        let changed: Vec<u32> = ft
+            .nexthop_changes_since(g1)
+            .unwrap()
+            .map(|id| id.0)
+            .collect();
+        assert_eq!(changed, [3, 3, 0]);
+        // A generation from the future, or one too far behind: unknown.
+        assert!(ft
+            .nexthop_changes_since(ft.nexthop_generation() + 1)
+            .is_none());
+        for i in 0..NEXTHOP_LOG as u64 {
+            ft.apply_all(&ev(5 + i, set(1))).unwrap();
+        }
+        assert!(ft.nexthop_changes_since(g1).is_none());
+        let g2 = ft.nexthop_generation() - NEXTHOP_LOG as u64;
+        assert_eq!(ft.nexthop_changes_since(g2).unwrap().count(), NEXTHOP_LOG);
+    }
+}
