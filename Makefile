@@ -29,7 +29,7 @@ run: deps data
 
 # With DPDK: the bindings, the DPDK port tests (EAL in one process per test file;
 # net_tap needs root) and the benches' rte_lpm/rte_fib comparison build.
-DPDK_FEATURES := --features dataplane/dpdk,benches/dpdk
+DPDK_FEATURES := --features dataplane/dpdk,benches/dpdk,control/dpdk
 
 test: deps data
 	$(CARGO) fmt --all -- --check

@@ -69,6 +69,10 @@ pub struct CoresConfig {
     pub rx_ring: u32,
     pub tx_ring: u32,
     pub burst: u32,
+    /// Cores yield the CPU when a loop iteration found no work (a system call per
+    /// idle iteration): for machines where cores share CPUs with other work, such as
+    /// tests and demos. Production cores spin (the default).
+    pub yield_when_idle: bool,
 }
 
 /// FIB limits; `None` keeps the built-in default.
@@ -276,6 +280,8 @@ struct RawCores {
     tx_ring: Option<Spanned<u32>>,
     #[serde(default)]
     burst: Option<Spanned<u32>>,
+    #[serde(default)]
+    idle: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -636,6 +642,7 @@ impl Validator<'_> {
                 rx_ring: 1024,
                 tx_ring: 1024,
                 burst: 32,
+                yield_when_idle: false,
             });
         };
         let span = raw.span();
@@ -702,11 +709,25 @@ impl Validator<'_> {
             }
             Some(b) => b.into_inner(),
         };
+        let yield_when_idle = match raw.idle {
+            None => false,
+            Some(i) => match i.get_ref().as_str() {
+                "spin" => false,
+                "yield" => true,
+                other => {
+                    return Err(self.err(
+                        i.span(),
+                        format!("cores.idle = {other:?}: expected \"spin\" or \"yield\""),
+                    ))
+                }
+            },
+        };
         Ok(CoresConfig {
             set,
             rx_ring: ring(raw.rx_ring, "rx_ring")?,
             tx_ring: ring(raw.tx_ring, "tx_ring")?,
             burst,
+            yield_when_idle,
         })
     }
 

@@ -18,7 +18,7 @@ fn the_example_parses() {
     assert_eq!(cfg.ports[2].backend, PortBackend::Soft);
     assert_eq!(cfg.cores.set, CoreSet::Cpus(vec![1]));
     assert_eq!(cfg.cores.burst, 32);
-    assert_eq!(cfg.fib.max_tbl8_groups, Some(65536));
+    assert_eq!(cfg.fib.max_tbl8_groups, Some(32768));
     assert_eq!(cfg.fib.ring_size, Some(4096));
     assert_eq!(cfg.control_socket.to_str(), Some("/run/fibre/fibred.sock"));
     assert!(cfg.state_file.is_some());

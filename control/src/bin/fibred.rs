@@ -113,6 +113,7 @@ struct DpdkBackend<'scope, 'env, 'eal> {
     queues: u16,
     dir24: Dir24Config,
     fib_budget: usize,
+    idle: IdlePolicy,
 }
 
 impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'eal> {
@@ -169,7 +170,7 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
         let mut config = CoreConfig::new(format!("core{id}"), setups)
             .fib_budget(self.fib_budget)
             .dir24(self.dir24)
-            .idle(IdlePolicy::Spin);
+            .idle(self.idle);
         if let Some(c) = cpu {
             config = config.cpu(c);
         }
@@ -324,6 +325,11 @@ fn run(cfg: Config) -> Result<()> {
             queues,
             dir24,
             fib_budget: 16_384,
+            idle: if cfg.cores.yield_when_idle {
+                IdlePolicy::Yield
+            } else {
+                IdlePolicy::Spin
+            },
         };
         let mut router = Router::new(Fib::new(fib_cfg), backend, metas, ring);
         for r in config_requests(&cfg) {

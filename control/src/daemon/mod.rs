@@ -932,11 +932,10 @@ impl<B: Backend> Router<B> {
                 rx_packets: st.rx_packets(),
                 forwarded: st.forwarded,
                 forwarded_pps: pps,
-                drops: st
-                    .reasons()
-                    .into_iter()
-                    .filter(|(n, v)| *v > 0 && !n.starts_with("punt:"))
-                    .map(|(n, v)| (n.to_string(), v))
+                drops: dataplane::forward::DropReason::ALL
+                    .iter()
+                    .filter(|r| st.dropped(**r) > 0)
+                    .map(|r| (r.name().to_string(), st.dropped(*r)))
                     .collect(),
                 punts: dataplane::forward::PuntReason::ALL
                     .iter()

@@ -1,0 +1,457 @@
+//! fibred as an operator runs it: a process on DPDK virtual devices, driven only
+//! through fibrectl. Routes go in; every core's own DIR-24-8 table (`route get ADDR
+//! core N`) agrees with a reference longest-prefix match; bad input of every kind is
+//! refused with the state unchanged; a restart keeps what was configured at runtime;
+//! a core added while traffic flows forwards once its replay has ended, and traffic
+//! follows a route change.
+#![cfg(feature = "dpdk")]
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+const FIBRED: &str = env!("CARGO_BIN_EXE_fibred");
+const FIBRECTL: &str = env!("CARGO_BIN_EXE_fibrectl");
+
+/// A temp dir and a fibred process in it; both go when this is dropped.
+struct Daemon {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fibre-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn start(dir: &Path, config: &str) -> Daemon {
+        std::fs::write(dir.join("fibred.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("fibred.log")).unwrap();
+        let child = Command::new(FIBRED)
+            .arg("-c")
+            .arg(dir.join("fibred.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Daemon {
+            dir: dir.to_owned(),
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !d.ctl(&["fib", "status"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "fibred did not come up: {}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("fibred.log")).unwrap_or_default()
+    }
+
+    fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(FIBRECTL)
+            .arg("-s")
+            .arg(self.dir.join("fibred.sock"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["-j"];
+        a.extend_from_slice(args);
+        let out = self.ctl(&a);
+        assert!(
+            out.status.success(),
+            "fibrectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.ctl(args);
+        assert!(
+            out.status.success(),
+            "fibrectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until every core has applied the FIB's current seq.
+    fn converge(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = self.json(&["fib", "status"]);
+            let seq = st["seq"].as_u64().unwrap();
+            let ls = st["listeners"].as_array().unwrap();
+            if !ls.is_empty()
+                && ls
+                    .iter()
+                    .all(|l| l["applied_seq"].as_u64() == Some(seq) && l["in_sync"] == true)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cores did not converge: {st}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> i32 {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("fibred did not stop on SIGTERM: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn config(dir: &Path, prefix: &str, ports: &str, cores: usize) -> String {
+    format!(
+        r#"eal = ["--no-huge", "-m", "1024", "--no-pci", "--file-prefix={prefix}", "-l", "0"{ports}]
+control_socket = "{dir}/fibred.sock"
+state_file = "{dir}/state.journal"
+
+[cores]
+count = {cores}
+idle = "yield"
+rx_ring = 512
+tx_ring = 512
+
+[[port]]
+name = "p0"
+dpdk = "{p0}"
+addr = "192.0.2.1/24"
+
+[[port]]
+name = "p1"
+dpdk = "net_null1"
+addr = "198.51.100.1/24"
+
+[[neighbour]]
+addr = "198.51.100.2"
+mac = "02:00:00:00:00:02"
+port = "p1"
+"#,
+        dir = dir.display(),
+        p0 = if ports.contains("net_pcap0") {
+            "net_pcap0"
+        } else {
+            "net_null0"
+        },
+    )
+}
+
+/// The reference: longest-prefix match over (prefix, gateway) pairs, the slow way.
+fn reference(routes: &BTreeMap<(u32, u8), Ipv4Addr>, addr: u32) -> Option<Ipv4Addr> {
+    (0..=32u8).rev().find_map(|len| {
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        routes.get(&(addr & mask, len)).copied()
+    })
+}
+
+#[test]
+fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
+    let dir = Daemon::dir("routes");
+    let cfg = config(
+        &dir,
+        "e2e-routes",
+        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
+        2,
+    );
+    let d = Daemon::start(&dir, &cfg);
+
+    // Routes through four gateways on p1, every length from /8 to /32, overlapping.
+    let mut rng = SmallRng::seed_from_u64(1812);
+    let gws: Vec<Ipv4Addr> = (2..6).map(|i| Ipv4Addr::new(198, 51, 100, i)).collect();
+    let mut routes: BTreeMap<(u32, u8), Ipv4Addr> = BTreeMap::new();
+    let mut file = String::new();
+    while routes.len() < 3000 {
+        let len: u8 = rng.random_range(8..=32);
+        let addr = (rng.random::<u32>() & 0x0FFF_FFFF | 0x1000_0000) & (u32::MAX << (32 - len));
+        let gw = gws[rng.random_range(0..gws.len())];
+        if let std::collections::btree_map::Entry::Vacant(e) = routes.entry((addr, len)) {
+            e.insert(gw);
+            file.push_str(&format!("{}/{len} via {gw}\n", Ipv4Addr::from(addr)));
+        }
+    }
+    std::fs::write(dir.join("routes.txt"), &file).unwrap();
+    d.ok(&["route", "load", dir.join("routes.txt").to_str().unwrap()]);
+    // A few more one by one: add, replace, delete.
+    d.ok(&["route", "add", "172.16.0.0/12", "via", "198.51.100.3"]);
+    routes.insert((0xAC10_0000, 12), gws[1]);
+    d.ok(&["route", "replace", "172.16.0.0/12", "via", "198.51.100.4"]);
+    routes.insert((0xAC10_0000, 12), gws[2]);
+    let (&(a, l), _) = routes.iter().nth(100).unwrap();
+    d.ok(&["route", "del", &format!("{}/{l}", Ipv4Addr::from(a))]);
+    routes.remove(&(a, l));
+    d.converge();
+
+    // Every core answers from its own table, exactly as the reference does.
+    let mut probes: Vec<u32> = (0..60)
+        .map(|_| rng.random::<u32>() & 0x0FFF_FFFF | 0x1000_0000)
+        .collect();
+    for (&(addr, len), _) in routes.iter().step_by(50) {
+        probes.push(addr);
+        probes.push(addr | if len == 32 { 0 } else { u32::MAX >> len });
+    }
+    for core in ["0", "1"] {
+        for &p in &probes {
+            let addr = Ipv4Addr::from(p).to_string();
+            let got = d.json(&["route", "get", &addr, "core", core]);
+            let gw = got["nexthop"]["gateway"]
+                .as_str()
+                .map(|g| g.parse::<Ipv4Addr>().unwrap());
+            assert_eq!(gw, reference(&routes, p), "core {core}, {addr}: {got}");
+        }
+    }
+
+    // Bad input of every kind: a clear error, a nonzero exit, and nothing changes.
+    let before_routes = d.json(&["route", "show"]);
+    let before_seq = d.json(&["fib", "status"])["seq"].clone();
+    let bad: &[&[&str]] = &[
+        &["route", "add", "10.0.0.1/8", "via", "198.51.100.2"],
+        &["route", "add", "10.0.0.0/33", "via", "198.51.100.2"],
+        &["route", "add", "10.0.0.0/8", "via", "203.0.113.1"],
+        &[
+            "route",
+            "add",
+            "10.0.0.0/8",
+            "via",
+            "198.51.100.2",
+            "dev",
+            "p9",
+        ],
+        &["route", "add", "10.0.0.0/8", "nexthop", "999"],
+        &[
+            "route",
+            "add",
+            "10.0.0.0/8",
+            "via",
+            "198.51.100.2",
+            "table",
+            "7",
+        ],
+        &["route", "add", "172.16.0.0/12", "via", "198.51.100.2"],
+        &["route", "del", "203.0.113.0/24"],
+        &["route", "get", "300.1.1.1"],
+        &["route", "get", "10.1.1.1", "core", "9"],
+        &["nexthop", "del", "0"],
+        &[
+            "neigh",
+            "add",
+            "198.51.100.9",
+            "lladdr",
+            "ff:ff:ff:ff:ff:ff",
+            "dev",
+            "p1",
+        ],
+        &["neigh", "del", "198.51.100.77", "dev", "p1"],
+        &["addr", "del", "203.0.113.1/24", "dev", "p0"],
+        &["core", "del", "42"],
+        &["route", "frobnicate"],
+    ];
+    for args in bad {
+        let out = d.ctl(args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(!out.stderr.is_empty(), "{args:?} gave no error message");
+    }
+    let missing = dir.join("nope.txt");
+    assert!(!d
+        .ctl(&["route", "load", missing.to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(d.json(&["route", "show"]), before_routes);
+    assert_eq!(d.json(&["fib", "status"])["seq"], before_seq);
+
+    // A restart keeps what was configured at runtime (the journal).
+    assert_eq!(d.stop(), 0, "clean shutdown on SIGTERM");
+    let d = Daemon::start(&dir, &cfg);
+    assert_eq!(d.json(&["route", "show"]), before_routes);
+    d.converge();
+    let probe = Ipv4Addr::from(probes[0]).to_string();
+    let got = d.json(&["route", "get", &probe, "core", "1"]);
+    assert_eq!(
+        got["nexthop"]["gateway"]
+            .as_str()
+            .map(|g| g.parse::<Ipv4Addr>().unwrap()),
+        reference(&routes, probes[0])
+    );
+    assert_eq!(d.stop(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 64-byte UDP frames from 192.0.2.10 to 10.i.x.1, in a pcap the generator replays.
+fn write_pcap(path: &Path) {
+    let mut out = Vec::new();
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &[0; 8],
+        &65535u32.to_le_bytes(),
+        &1u32.to_le_bytes(),
+    ] {
+        out.extend_from_slice(v);
+    }
+    for i in 0..64u8 {
+        let mut ip = vec![
+            0x45,
+            0,
+            0,
+            46,
+            0,
+            0,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+            192,
+            0,
+            2,
+            10,
+            10,
+            i,
+            i.wrapping_mul(7),
+            1,
+        ];
+        let sum = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0x10, 8, 0];
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 26, 0, 0]);
+        frame.resize(60, 0);
+        out.extend_from_slice(&[0u8; 8]);
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn core_stats(d: &Daemon, id: u64) -> Value {
+    d.json(&["core", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_u64() == Some(id))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes() {
+    let dir = Daemon::dir("traffic");
+    let pcap = dir.join("gen.pcap");
+    write_pcap(&pcap);
+    let p = pcap.display();
+    // Two RX queues replaying the frames forever (one per core, plus the spare).
+    let ports = format!(
+        r#", "--vdev=net_pcap0,rx_pcap={p},rx_pcap={p},tx_pcap=/dev/null,tx_pcap=/dev/null,infinite_rx=1", "--vdev=net_null1,no-rx=1""#
+    );
+    let cfg = config(&dir, "e2e-traffic", &ports, 1);
+    let d = Daemon::start(&dir, &cfg);
+    d.ok(&["route", "add", "10.0.0.0/8", "via", "198.51.100.2"]);
+    // A realistic table besides: 20k routes the core has to be replayed.
+    let file: String = (0..20_000u32)
+        .map(|i| {
+            format!(
+                "{}/24 via 198.51.100.3\n",
+                Ipv4Addr::from(0x2000_0000 + (i << 8))
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("bulk.txt"), file).unwrap();
+    d.ok(&["route", "load", dir.join("bulk.txt").to_str().unwrap()]);
+    d.converge();
+    std::thread::sleep(Duration::from_millis(300));
+    let c0 = core_stats(&d, 0);
+    assert!(
+        c0["forwarded"].as_u64().unwrap() > 0,
+        "core 0 forwards: {c0}"
+    );
+
+    // A core joins while traffic flows: replayed, then forwarding its own queue.
+    let added = d.json(&["core", "add"]);
+    assert_eq!(added["id"], 1);
+    d.converge();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let c1 = core_stats(&d, 1);
+        if c1["forwarded"].as_u64().unwrap_or(0) > 1000 {
+            assert_eq!(c1["in_sync"], true);
+            assert!(
+                c1["punts"].get("no_route").is_none(),
+                "a partial table would punt: {c1}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "core 1 never forwarded: {c1}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Traffic follows a route change: to a blackhole, counted as such.
+    d.ok(&["route", "replace", "10.0.0.0/8", "blackhole"]);
+    d.converge();
+    std::thread::sleep(Duration::from_millis(200));
+    let f0 = core_stats(&d, 0)["forwarded"].as_u64().unwrap();
+    let b0 = core_stats(&d, 0)["drops"]["blackhole"]
+        .as_u64()
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = core_stats(&d, 0);
+    assert_eq!(
+        after["forwarded"].as_u64().unwrap(),
+        f0,
+        "nothing forwarded after the blackhole"
+    );
+    assert!(
+        after["drops"]["blackhole"].as_u64().unwrap() > b0,
+        "{after}"
+    );
+
+    d.ok(&["core", "del", "1"]);
+    assert_eq!(d.json(&["core", "show"]).as_array().unwrap().len(), 1);
+    assert_eq!(d.stop(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
