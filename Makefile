@@ -25,7 +25,7 @@ build: deps
 	$(CARGO) build --release --workspace
 
 run: deps data
-	$(CARGO) run --release -p control --bin fibre-demo -- $(DATA)/routeviews.txt
+	scripts/run-router $(DATA)/routeviews.txt
 
 # With DPDK: the bindings, the DPDK port tests (EAL in one process per test file;
 # net_tap needs root) and the benches' rte_lpm/rte_fib comparison build.
