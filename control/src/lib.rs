@@ -6,12 +6,13 @@
 //! - [`proto`]: the control-socket protocol (newline-delimited JSON, versioned).
 //! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
 //! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
+//! - [`daemon`]: `fibred`'s control thread (the FIB's single writer) and its journal.
 //! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
 
 pub mod cli;
 pub mod config;
-pub mod proto;
-pub mod server;
 pub mod daemon;
 pub mod neighbour;
+pub mod proto;
+pub mod server;
 pub mod slowpath;
