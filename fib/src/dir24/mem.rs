@@ -142,17 +142,13 @@ impl<T: Copy + Default> Drop for LargeBuf<T> {
     }
 }
 
-/// An anonymous mapping of `bytes` starting on a 2 MiB boundary, so every whole 2 MiB
-/// of it can be a transparent huge page (an unaligned mapping loses the partial huge
-/// pages at both ends: measured, 4 of the 32 MiB of a tbl24 were on 4 KiB pages).
 fn mmap_huge(bytes: usize) -> Option<NonNull<u8>> {
-    let padded = bytes + HUGE_PAGE;
     // SAFETY: an anonymous private mapping touches no existing memory; the result is
     // checked against MAP_FAILED before use.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            padded,
+            bytes,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
@@ -162,24 +158,8 @@ fn mmap_huge(bytes: usize) -> Option<NonNull<u8>> {
     if p == libc::MAP_FAILED {
         return None;
     }
-    let start = p as usize;
-    let aligned = start.next_multiple_of(HUGE_PAGE);
-    let head = aligned - start;
-    let tail = padded - head - bytes;
-    // SAFETY: both ranges lie inside the mapping just created (head + bytes + tail ==
-    // padded) and nothing refers to them; page-aligned since start, bytes and HUGE_PAGE
-    // are. What remains is exactly aligned..aligned + bytes, which Drop unmaps.
-    unsafe {
-        if head > 0 {
-            libc::munmap(p, head);
-        }
-        if tail > 0 {
-            libc::munmap((aligned + bytes) as *mut libc::c_void, tail);
-        }
-    }
-    let p = aligned as *mut libc::c_void;
-    // SAFETY: p/bytes is the (trimmed) mapping. Failure (no THP support) only means
-    // 4 KiB pages, so the result is ignored.
+    // SAFETY: p/bytes is the mapping just created. Failure (no THP support) only
+    // means 4 KiB pages, so the result is ignored.
     unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
     NonNull::new(p.cast())
 }
