@@ -8,7 +8,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use control::config::{Config, CoreSet, PortBackend, Target};
-use control::daemon::journal::Journal;
+use control::daemon::journal::{Journal, JournalWriter};
 use control::daemon::{Backend, LinkState, PortMeta, Router};
 use control::proto::{self, AddrSpec, NeighSpec, PortRef, Request, RouteSpec, RouteTarget};
 use control::server::Server;
@@ -339,7 +339,7 @@ fn run(cfg: Config) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("configuration {name}: {}", e.message))?;
         }
         router.take_journal();
-        let mut journal = match &cfg.state_file {
+        let journal = match &cfg.state_file {
             Some(path) => {
                 let (j, saved) = Journal::open(path)?;
                 let n = saved.len();
@@ -352,7 +352,7 @@ fn run(cfg: Config) -> Result<()> {
                 }
                 router.take_journal();
                 tracing::info!(path = %path.display(), entries = n, refused, "runtime state restored");
-                Some(j)
+                Some(JournalWriter::spawn(j).context("starting the journal writer")?)
             }
             None => None,
         };
@@ -375,10 +375,8 @@ fn run(cfg: Config) -> Result<()> {
                 let response: proto::Response = router.handle(inc.request);
                 server.reply(inc.client, inc.id, &response);
             }
-            if let Some(j) = journal.as_mut() {
-                if let Err(e) = j.append(&router.take_journal()) {
-                    tracing::error!(error = %e, "cannot save runtime changes");
-                }
+            if let Some(j) = &journal {
+                j.append(router.take_journal());
             }
             if !busy {
                 // The control thread shares the machine with spinning cores: idle
@@ -389,6 +387,8 @@ fn run(cfg: Config) -> Result<()> {
         tracing::info!("shutting down");
         router.stop_all();
         drop(server);
+        // Flushes what is queued for the journal.
+        drop(journal);
         Ok(())
     })?;
     drop(ports);

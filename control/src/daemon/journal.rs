@@ -112,6 +112,54 @@ impl Journal {
     }
 }
 
+/// A journal written by a thread of its own, so serialising a large `route load`
+/// never holds up the control loop. Requests reach it in the order they were
+/// applied; dropping the writer flushes everything and joins the thread.
+#[derive(Debug)]
+pub struct JournalWriter {
+    tx: Option<std::sync::mpsc::Sender<Vec<Request>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl JournalWriter {
+    pub fn spawn(mut journal: Journal) -> std::io::Result<JournalWriter> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Request>>();
+        let thread = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || {
+                for batch in rx {
+                    if let Err(e) = journal.append(&batch) {
+                        tracing::error!(error = %e, "cannot save runtime changes");
+                    }
+                }
+            })?;
+        Ok(JournalWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues requests for the journal (never blocks).
+    pub fn append(&self, requests: Vec<Request>) {
+        if requests.is_empty() {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            // The thread only ends when `tx` is dropped, so this cannot fail.
+            let _ = tx.send(requests);
+        }
+    }
+}
+
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
