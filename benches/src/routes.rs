@@ -1,5 +1,6 @@
 //! Route tables: the real RouteViews table, and deterministic synthetic ones.
 
+use fib::routefile::{parse_line, RouteLine, RouteTarget};
 use fib::{Ipv4Prefix, NexthopId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -35,8 +36,8 @@ pub enum RouteFileError {
     },
 }
 
-/// Parse RouteViews `prefix/len<TAB>asn` lines (blank lines and `;`/`#` comments
-/// skipped); each route's nexthop is `asn % nexthops`.
+/// Parse RouteViews `prefix/len<TAB>asn` lines (with `fib::routefile`, which skips
+/// blank lines and `;`/`#` comments); each route's nexthop is `asn % nexthops`.
 pub fn parse_routeviews(
     text: &str,
     nexthops: u32,
@@ -44,27 +45,22 @@ pub fn parse_routeviews(
 ) -> Result<Vec<RouteEntry>, RouteFileError> {
     let mut routes = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
-            continue;
-        }
         let err = |reason: String| RouteFileError::Parse {
             path: path.to_owned(),
             line: i + 1,
             reason,
         };
-        let (prefix, asn) = line
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| err("expected prefix/len<TAB>asn".into()))?;
-        let prefix: Ipv4Prefix = prefix.parse().map_err(|e| err(format!("{e}")))?;
-        let asn: u32 = asn
-            .trim()
-            .parse()
-            .map_err(|e| err(format!("bad asn {asn:?}: {e}")))?;
-        routes.push(RouteEntry {
-            prefix,
-            nexthop: NexthopId(asn % nexthops),
-        });
+        match parse_line(line).map_err(|e| err(e.to_string()))? {
+            None => {}
+            Some(RouteLine {
+                prefix,
+                target: RouteTarget::OriginAs(asn),
+            }) => routes.push(RouteEntry {
+                prefix,
+                nexthop: NexthopId(asn % nexthops),
+            }),
+            Some(_) => return Err(err("expected prefix/len<TAB>asn".into())),
+        }
     }
     Ok(routes)
 }
