@@ -5,9 +5,10 @@
 #![cfg(feature = "dpdk")]
 
 mod core_support;
+mod dpdk_util;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use dataplane::forward::{DropReason, PuntReason};
 use dataplane::port::{Packet, Port};
 use dataplane::wire::{EthernetAddress, VlanTag};
 use dataplane::worker::{CoreConfig, ForwardingCore, IdlePolicy, PortSetup};
+use dpdk_util::{read_pcap, write_pcap};
 use fib::ListenerConfig;
 
 struct TempDir(PathBuf);
@@ -24,44 +26,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Classic libpcap, microsecond timestamps, Ethernet.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    for word in [0u32, 0, 65535, 1] {
-        out.extend_from_slice(&word.to_le_bytes());
-    }
-    for (i, f) in frames.iter().enumerate() {
-        for word in [i as u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&word.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    // Micro- or nanosecond timestamps (DPDK writes the latter), little endian.
-    let magic = u32::from_le_bytes(d[0..4].try_into().unwrap());
-    assert!(
-        matches!(magic, 0xa1b2_c3d4 | 0xa1b2_3c4d),
-        "magic {magic:#x}"
-    );
-    let u32_at = |o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize;
-    let mut pkts = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let len = u32_at(off + 8);
-        pkts.push(d[off + 16..off + 16 + len].to_vec());
-        off += 16 + len;
-    }
-    assert_eq!(off, d.len());
-    pkts
 }
 
 /// What forwarding `before` through (dst_mac, src_mac) must give, computed here from

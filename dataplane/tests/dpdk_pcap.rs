@@ -5,13 +5,13 @@
 
 mod dpdk_util;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dataplane::dpdk::{Eal, PortConfig};
 use dataplane::port::Packet;
 use dataplane::port::{Burst, Port};
-use dpdk_util::{eal_args, frame};
+use dpdk_util::{eal_args, frame, read_pcap, write_pcap};
 
 /// Removes the test's directory however the test ends.
 struct TempDir(PathBuf);
@@ -19,57 +19,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Classic libpcap format, microsecond timestamps, Ethernet link type.
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic
-    out.extend_from_slice(&2u16.to_le_bytes()); // version major
-    out.extend_from_slice(&4u16.to_le_bytes()); // version minor
-    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(i as u32).to_le_bytes()); // ts sec
-        out.extend_from_slice(&0u32.to_le_bytes()); // ts usec
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes()); // incl_len
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes()); // orig_len
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
-/// Packets of a pcap file (either byte order; micro- or nanosecond magic).
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    assert!(d.len() >= 24, "pcap header missing");
-    let magic = u32::from_le_bytes(d[0..4].try_into().unwrap());
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        m => panic!("not a pcap file: magic {m:#x}"),
-    };
-    let u32_at = |o: usize| {
-        let b: [u8; 4] = d[o..o + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    let mut pkts = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let incl = u32_at(off + 8) as usize;
-        let orig = u32_at(off + 12) as usize;
-        assert_eq!(incl, orig, "packet truncated in pcap");
-        pkts.push(d[off + 16..off + 16 + incl].to_vec());
-        off += 16 + incl;
-    }
-    assert_eq!(off, d.len(), "trailing bytes in pcap");
-    pkts
 }
 
 #[test]
