@@ -378,7 +378,7 @@ impl Fib {
 
     /// The id of a nexthop equal to `nexthop`, creating one if there is none.
     pub fn nexthop_for(&mut self, nexthop: Nexthop) -> Result<NexthopId, FibError> {
-        match self.nexthops.find(&nexthop) {
+        match self.find_nexthop(&nexthop) {
             Some(id) => Ok(id),
             None => self.add_nexthop(nexthop),
         }
@@ -412,6 +412,11 @@ impl Fib {
         let seq = self.emit(EventKind::NexthopDel { id });
         self.nexthops.remove(id, seq);
         Ok(())
+    }
+
+    /// The id of a nexthop equal to `nexthop`, if there is one.
+    pub fn find_nexthop(&self, nexthop: &Nexthop) -> Option<NexthopId> {
+        self.nexthops.find(nexthop)
     }
 
     /// A nexthop and the number of routes using it.

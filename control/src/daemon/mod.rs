@@ -300,19 +300,11 @@ impl<B: Backend> Router<B> {
     }
 
     fn release_if_unused(&mut self, nexthop: Nexthop) {
-        if let Some(id) = self.fib_nexthop_id(nexthop) {
+        if let Some(id) = self.fib.find_nexthop(&nexthop) {
             if self.fib.nexthop(id).is_some_and(|(_, refs)| refs == 0) {
                 let _ = self.fib.del_nexthop(id);
             }
         }
-    }
-
-    fn fib_nexthop_id(&self, nexthop: Nexthop) -> Option<NexthopId> {
-        self.fib
-            .nexthops()
-            .into_iter()
-            .find(|(_, n, _)| *n == nexthop)
-            .map(|(id, _, _)| id)
     }
 
     /// Sends a frame on `port` through core `via` (or any running core).
