@@ -7,7 +7,8 @@ CARGO ?= cargo
 DATA := data
 
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES := dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config iproute2 iputils-ping
+APT_PACKAGES := dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang pkg-config iproute2 iputils-ping \
+	iperf3 traceroute frr gnuplot-nox
 
 .PHONY: all deps data build run test bench clean
 
