@@ -123,6 +123,31 @@ pub struct NeighbourConfig {
     pub port: u16,
 }
 
+/// `[kernel]`: mirror a Linux routing table over rtnetlink (`docs/SOURCES.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelSourceConfig {
+    /// The network namespace whose table is mirrored (a name under
+    /// `/var/run/netns`); `None`: fibred's own namespace.
+    pub netns: Option<String>,
+    /// The kernel table mirrored (254, `main`, by default).
+    pub table: u32,
+    /// The fibre table the routes go into (254, `main`, by default).
+    pub into_table: u32,
+    /// Administrative distance of mirrored routes; the `kernel` protocol's default
+    /// when `None`.
+    pub distance: Option<u8>,
+}
+
+/// `[fpm]`: the FPM server FRR's zebra (`dplane_fpm_nl`) connects to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FpmSourceConfig {
+    /// Where to listen (127.0.0.1:2620, zebra's default, when not given).
+    pub listen: std::net::SocketAddr,
+    /// Administrative distance of FRR's routes; the `frr` protocol's default when
+    /// `None`.
+    pub distance: Option<u8>,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -136,6 +161,8 @@ pub struct Config {
     pub nexthops: Vec<NexthopConfig>,
     pub routes: Vec<RouteConfig>,
     pub neighbours: Vec<NeighbourConfig>,
+    pub kernel: Option<KernelSourceConfig>,
+    pub fpm: Option<FpmSourceConfig>,
 }
 
 impl Config {
@@ -217,6 +244,32 @@ struct RawConfig {
     routes: Vec<Spanned<RawTarget>>,
     #[serde(default, rename = "neighbour")]
     neighbours: Vec<RawNeighbour>,
+    #[serde(default)]
+    kernel: Option<RawKernel>,
+    #[serde(default)]
+    fpm: Option<RawFpm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKernel {
+    #[serde(default)]
+    netns: Option<Spanned<String>>,
+    #[serde(default)]
+    table: Option<u32>,
+    #[serde(default)]
+    into_table: Option<u32>,
+    #[serde(default)]
+    distance: Option<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFpm {
+    #[serde(default)]
+    listen: Option<Spanned<String>>,
+    #[serde(default)]
+    distance: Option<u8>,
 }
 
 /// `addr = "a/len"` or `addr = ["a/len", ...]`. (Not a serde untagged enum: that
@@ -500,6 +553,41 @@ impl Validator<'_> {
             }
             p => p.map(Spanned::into_inner),
         };
+        let kernel = match raw.kernel {
+            None => None,
+            Some(k) => {
+                if let Some(n) = &k.netns {
+                    let name = n.get_ref();
+                    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                        return Err(self.err(
+                            n.span(),
+                            format!("kernel.netns {name:?} is not a namespace name"),
+                        ));
+                    }
+                }
+                Some(KernelSourceConfig {
+                    netns: k.netns.map(Spanned::into_inner),
+                    table: k.table.unwrap_or(TableId::MAIN.0),
+                    into_table: k.into_table.unwrap_or(TableId::MAIN.0),
+                    distance: k.distance,
+                })
+            }
+        };
+        let fpm = match raw.fpm {
+            None => None,
+            Some(f) => Some(FpmSourceConfig {
+                listen: match &f.listen {
+                    None => std::net::SocketAddr::from(([127, 0, 0, 1], 2620)),
+                    Some(l) => l.get_ref().parse().map_err(|e| {
+                        self.err(
+                            l.span(),
+                            format!("fpm.listen {:?}: {e} (want ADDR:PORT)", l.get_ref()),
+                        )
+                    })?,
+                },
+                distance: f.distance,
+            }),
+        };
         Ok(Config {
             eal: raw.eal,
             control_socket,
@@ -515,6 +603,8 @@ impl Validator<'_> {
             nexthops,
             routes,
             neighbours,
+            kernel,
+            fpm,
         })
     }
 

@@ -8,6 +8,8 @@
 //! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
 //! - [`daemon`]: `fibred`'s control thread (the FIB's single writer) and its journal.
 //! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
+//! - [`source`]: route sources outside fibred: the kernel's table (rtnetlink) and
+//!   FRR's zebra (FPM).
 
 pub mod cli;
 pub mod config;
@@ -16,3 +18,4 @@ pub mod neighbour;
 pub mod proto;
 pub mod server;
 pub mod slowpath;
+pub mod source;

@@ -289,6 +289,9 @@ pub enum RouteTarget {
     /// An existing nexthop object, by id.
     Nexthop(u32),
     Blackhole,
+    /// Equal-cost multipath: traffic is spread over the paths by flow (a hash of
+    /// the addresses), each a `via` or `dev` target.
+    Multipath(Vec<RouteTarget>),
 }
 
 impl fmt::Display for RouteTarget {
@@ -305,6 +308,15 @@ impl fmt::Display for RouteTarget {
             RouteTarget::Dev(p) => write!(f, "dev {p}"),
             RouteTarget::Nexthop(id) => write!(f, "nexthop {id}"),
             RouteTarget::Blackhole => f.write_str("blackhole"),
+            RouteTarget::Multipath(paths) => {
+                for (i, p) in paths.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "nexthop {p}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -509,6 +521,8 @@ pub enum Request {
     },
     FibStatus,
     Stats,
+    /// The route sources (kernel mirror, FPM server) and their state.
+    SourceShow,
 }
 
 impl Request {
@@ -537,6 +551,7 @@ impl Request {
             Request::CoreDel { .. } => "core_del",
             Request::FibStatus => "fib_status",
             Request::Stats => "stats",
+            Request::SourceShow => "source_show",
         }
     }
 }
@@ -836,6 +851,24 @@ pub enum Reply {
     CoreAdded(CoreAdded),
     FibStatus(FibStatus),
     Stats(StatsReply),
+    Sources(Vec<SourceInfo>),
+}
+
+/// One route source, as `source show` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// `kernel` or `fpm`.
+    pub name: String,
+    /// The protocol its routes carry (`kernel`, `frr`).
+    pub protocol: String,
+    pub connected: bool,
+    pub routes: u64,
+    pub messages: u64,
+    pub resyncs: u64,
+    pub ignored: u64,
+    pub refused: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The machine-readable class of an error.

@@ -121,6 +121,10 @@ fn nexthop_of(fib: &mut Fib, t: &RouteTarget) -> Result<NexthopId, ErrorReply> {
             gateway: *gateway,
         })?),
         RouteTarget::Dev(_) => Ok(fib.nexthop_for(Nexthop::Connected { port: 0 })?),
+        RouteTarget::Multipath(_) => Err(ErrorReply::new(
+            ErrorKind::Unsupported,
+            "the fake daemon has no multipath",
+        )),
     }
 }
 

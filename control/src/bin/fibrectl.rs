@@ -66,6 +66,16 @@ enum Command {
     Fib(FibCmd),
     /// Counters; with -w, rates refreshed every interval.
     Stats(StatsArgs),
+    /// Route sources: the kernel table mirror and the FPM server for FRR.
+    #[command(subcommand)]
+    Source(SourceCmd),
+}
+
+#[derive(Subcommand)]
+enum SourceCmd {
+    /// Each source's state and counters.
+    #[command(alias = "list")]
+    Show,
 }
 
 /// Keyword arguments after a verb, iproute2 style (`via GW dev PORT table 7`).
@@ -292,6 +302,8 @@ impl KeyWords {
 #[derive(Default)]
 struct RouteWords {
     via: Option<Ipv4Addr>,
+    /// Every `via GW [dev PORT]` in order: more than one makes a multipath route.
+    paths: Vec<(Ipv4Addr, Option<PortRef>)>,
     dev: Option<PortRef>,
     blackhole: bool,
     nexthop: Option<u32>,
@@ -315,8 +327,24 @@ fn route_words(w: Words, verb: &'static str, allowed: &[&str]) -> Result<RouteWo
             return Err(k.unexpected(key));
         }
         match key {
-            "via" => r.via = Some(k.parsed("via")?),
-            "dev" => r.dev = Some(k.parsed("dev")?),
+            "via" => {
+                let gateway = k.parsed("via")?;
+                r.via.get_or_insert(gateway);
+                r.paths.push((gateway, None));
+            }
+            "dev" => {
+                let port: PortRef = k.parsed("dev")?;
+                match r.paths.last_mut() {
+                    Some((_, dev @ None)) => *dev = Some(port.clone()),
+                    Some((gw, Some(_))) => {
+                        return Err(usage(format!("{verb}: via {gw} has two devs")))
+                    }
+                    None => {}
+                }
+                if r.paths.len() <= 1 {
+                    r.dev = Some(port);
+                }
+            }
             "blackhole" => r.blackhole = true,
             "nexthop" => r.nexthop = Some(k.parsed("nexthop")?),
             "table" => {
@@ -345,6 +373,17 @@ fn route_target(r: &RouteWords, verb: &str) -> Result<RouteTarget, Failure> {
         return Err(usage(format!(
             "{verb}: give one of via, blackhole or nexthop"
         )));
+    }
+    if r.paths.len() > 1 {
+        return Ok(RouteTarget::Multipath(
+            r.paths
+                .iter()
+                .map(|(gateway, port)| RouteTarget::Via {
+                    gateway: *gateway,
+                    port: port.clone(),
+                })
+                .collect(),
+        ));
     }
     Ok(match (r.via, &r.dev, r.blackhole, r.nexthop) {
         (Some(gateway), port, _, _) => RouteTarget::Via {
@@ -411,6 +450,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Route(RouteCmd::Load(args)) => return route_load(&cli.socket, args, json),
         Command::Stats(args) if args.watch => return stats_watch(&cli.socket, args, json),
         Command::Stats(_) => Request::Stats,
+        Command::Source(SourceCmd::Show) => Request::SourceShow,
         Command::Route(RouteCmd::Add { prefix, rest }) => {
             Request::RouteAdd(route_spec(prefix, rest, "route add")?)
         }
@@ -449,6 +489,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 RouteTarget::Dev(p) => NexthopSpec::Dev(p),
                 RouteTarget::Blackhole => NexthopSpec::Blackhole,
                 RouteTarget::Nexthop(_) => unreachable!("nexthop keyword not allowed"),
+                RouteTarget::Multipath(_) => {
+                    return Err(usage(
+                        "nexthop add: one via per nexthop (multipath is a route's)",
+                    ))
+                }
             })
         }
         Command::Nexthop(NexthopCmd::Del { id }) => Request::NexthopDel { id },
@@ -795,6 +840,38 @@ fn print_reply(reply: &Reply) {
             );
         }
         Reply::Stats(s) => print_stats(s, None),
+        Reply::Sources(list) => {
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.protocol.clone(),
+                        if s.connected { "yes" } else { "no" }.to_owned(),
+                        s.routes.to_string(),
+                        s.messages.to_string(),
+                        s.resyncs.to_string(),
+                        s.ignored.to_string(),
+                        s.refused.to_string(),
+                        s.last_error.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "SOURCE",
+                    "PROTO",
+                    "CONNECTED",
+                    "ROUTES",
+                    "MESSAGES",
+                    "RESYNCS",
+                    "IGNORED",
+                    "REFUSED",
+                    "LAST-ERROR",
+                ],
+                &rows,
+            );
+        }
     }
 }
 

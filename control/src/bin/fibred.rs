@@ -361,6 +361,14 @@ fn run(cfg: Config) -> Result<()> {
                 .add_core(*cpu)
                 .map_err(|e| anyhow::anyhow!("starting a core: {}", e.message))?;
         }
+        // Route sources start once the cores are listening, so their first dump
+        // already flows to the cores as live changes.
+        if let Some(k) = &cfg.kernel {
+            router.add_source(control::source::kernel::spawn(k).context("[kernel] route mirror")?);
+        }
+        if let Some(f) = &cfg.fpm {
+            router.add_source(control::source::fpm::spawn(f).context("[fpm] server")?);
+        }
         let mut server = Server::bind(&cfg.control_socket)
             .with_context(|| format!("control socket {}", cfg.control_socket.display()))?;
         tracing::info!(socket = %cfg.control_socket.display(), routes = router.fib().stats().prefixes, "fibred ready");
@@ -368,6 +376,7 @@ fn run(cfg: Config) -> Result<()> {
         while !STOP.load(Ordering::SeqCst) {
             let now = Instant::now();
             let mut busy = router.turn(now, 64);
+            busy |= router.poll_sources(4096);
             incoming.clear();
             server.poll(&mut incoming);
             busy |= !incoming.is_empty();

@@ -18,9 +18,10 @@ use crate::proto::{
     ErrorReply, FibStatus, HelloReply, InterfaceAddr, LinkInfo, Mac, NeighSpec, NeighbourInfo,
     NexthopAdded, NexthopInfo, NexthopSpec, PortRef, Reply, Request, Response, RouteBatch,
     RouteChanged, RouteFilter, RouteGet, RouteInfo, RouteList, RouteLookup, RouteSpec, RouteTarget,
-    StatsReply,
+    SourceInfo, StatsReply,
 };
 use crate::slowpath::{self, SlowAction, SlowPath};
+use crate::source::SourceHandle;
 use dataplane::port::Packet;
 use dataplane::wire::ethernet::EthernetAddress;
 use dataplane::worker::{CoreHandle, PortSetup};
@@ -113,6 +114,8 @@ pub struct Router<B: Backend> {
     started: Instant,
     /// Requests that changed state, for the journal; the daemon drains them.
     journal_out: Vec<Request>,
+    /// Route sources (kernel mirror, FPM server) feeding requests in.
+    sources: Vec<SourceHandle>,
 }
 
 fn not_found(what: impl Into<String>) -> ErrorReply {
@@ -137,7 +140,56 @@ impl<B: Backend> Router<B> {
             listener_ring,
             started: Instant::now(),
             journal_out: Vec::new(),
+            sources: Vec::new(),
         }
+    }
+
+    /// Starts taking requests from a route source; [`Self::poll_sources`] applies them.
+    pub fn add_source(&mut self, source: SourceHandle) {
+        tracing::info!(source = source.name, "route source attached");
+        self.sources.push(source);
+    }
+
+    /// Applies up to `budget` pending requests from each route source. They are not
+    /// journaled (the source sends them again after a restart); a refused one is
+    /// counted in the source's status and logged. Returns whether there was work.
+    pub fn poll_sources(&mut self, budget: usize) -> bool {
+        let mut busy = false;
+        for i in 0..self.sources.len() {
+            for _ in 0..budget {
+                let Ok(request) = self.sources[i].requests.try_recv() else {
+                    break;
+                };
+                busy = true;
+                self.counters.requests += 1;
+                let name = request.name();
+                if let Err(e) = self.dispatch(request, Instant::now()) {
+                    let source = &self.sources[i];
+                    crate::source::SourceStatus::bump(&source.status.refused);
+                    tracing::debug!(source = source.name, request = name, error = %e.message, "source request refused");
+                    source.status.set_error(format!("{name}: {}", e.message));
+                }
+            }
+        }
+        busy
+    }
+
+    fn source_show(&self) -> Vec<SourceInfo> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.sources
+            .iter()
+            .map(|s| SourceInfo {
+                name: s.name.to_string(),
+                protocol: s.protocol.name().to_string(),
+                connected: s.status.connected.load(Relaxed),
+                routes: s.status.routes.load(Relaxed),
+                messages: s.status.messages.load(Relaxed),
+                resyncs: s.status.resyncs.load(Relaxed),
+                ignored: s.status.ignored.load(Relaxed),
+                refused: s.status.refused.load(Relaxed),
+                last_error: s.status.last_error(),
+            })
+            .collect()
     }
 
     pub fn fib(&self) -> &Fib {
@@ -449,6 +501,7 @@ impl<B: Backend> Router<B> {
             }
             Request::FibStatus => Ok(Reply::FibStatus(FibStatus::from_fib(&self.fib))),
             Request::Stats => Ok(Reply::Stats(self.stats())),
+            Request::SourceShow => Ok(Reply::Sources(self.source_show())),
         }
     }
 
@@ -505,6 +558,12 @@ impl<B: Backend> Router<B> {
                     .nexthop(NexthopId(*id))
                     .ok_or_else(|| not_found(format!("nexthop {id} does not exist")))?
                     .0
+            }
+            RouteTarget::Multipath(_) => {
+                return Err(ErrorReply::new(
+                    ErrorKind::Unsupported,
+                    "multipath routes are not supported yet",
+                ))
             }
         })
     }
@@ -887,8 +946,11 @@ impl<B: Backend> Router<B> {
         Ok(())
     }
 
-    /// Stops every core (shutdown).
+    /// Stops every route source and every core (shutdown).
     pub fn stop_all(&mut self) {
+        for mut s in self.sources.drain(..) {
+            s.shutdown();
+        }
         for id in self.core_ids() {
             let _ = self.del_core(id);
         }
