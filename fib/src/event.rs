@@ -69,6 +69,89 @@ impl fmt::Display for Nexthop {
     }
 }
 
+/// Most paths a multipath group holds.
+pub const MAX_PATHS: usize = 8;
+
+/// Groups most a FIB holds at once.
+pub const MAX_GROUPS: u32 = 4096;
+
+/// Multipath group ids are the top [`MAX_GROUPS`] ids a lookup table entry can
+/// hold, so a forwarding core tells a group from a plain nexthop with one compare
+/// (never true for a table without multipath routes). Plain nexthops use the ids
+/// below.
+pub const GROUP_ID_BASE: u32 = crate::dir24::MAX_NEXTHOP_ID + 1 - MAX_GROUPS;
+
+/// Whether a nexthop id (or lookup result) names a multipath group.
+#[inline(always)]
+pub const fn is_group_id(id: u32) -> bool {
+    id >= GROUP_ID_BASE && id <= crate::dir24::MAX_NEXTHOP_ID
+}
+
+/// An equal-cost multipath group: 2 to [`MAX_PATHS`] distinct plain nexthops, kept
+/// sorted so equal sets compare equal (and share one group id). Traffic is spread
+/// over the members by a flow hash ([`NexthopGroup::select`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NexthopGroup {
+    len: u8,
+    /// Member ids (all below [`GROUP_ID_BASE`], so they fit 16 bits); unused slots 0.
+    members: [u16; MAX_PATHS],
+}
+
+impl NexthopGroup {
+    /// A group of the distinct ids among `members` (order and repeats do not
+    /// matter). `None` unless there are 2 to [`MAX_PATHS`] distinct ids, none of
+    /// them a group.
+    pub fn new(members: &[NexthopId]) -> Option<NexthopGroup> {
+        let mut ids: Vec<u32> = members.iter().map(|m| m.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() < 2 || ids.len() > MAX_PATHS || ids.iter().any(|&i| i >= GROUP_ID_BASE) {
+            return None;
+        }
+        let mut g = NexthopGroup {
+            len: ids.len() as u8,
+            members: [0; MAX_PATHS],
+        };
+        for (slot, id) in g.members.iter_mut().zip(ids) {
+            *slot = id as u16;
+        }
+        Some(g)
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = NexthopId> + '_ {
+        self.members[..self.len()]
+            .iter()
+            .map(|&m| NexthopId(u32::from(m)))
+    }
+
+    /// The member a flow with this hash takes: the same flow always takes the
+    /// same member while the group is unchanged.
+    #[inline(always)]
+    pub fn select(&self, hash: u32) -> NexthopId {
+        // Multiply-shift maps the hash onto 0..len without a division.
+        let i = ((u64::from(hash) * u64::from(self.len)) >> 32) as usize;
+        NexthopId(u32::from(self.members[i & (MAX_PATHS - 1)]))
+    }
+}
+
+impl fmt::Display for NexthopGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("group")?;
+        for m in self.members() {
+            write!(f, " {m}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The route that covers a deleted prefix, carried by the delete so a listener can
 /// restore it without keeping a rule table of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +178,11 @@ pub enum EventKind {
     NexthopResolved { id: NexthopId, mac: Option<MacAddr> },
     /// A nexthop is gone; no route uses it any more.
     NexthopDel { id: NexthopId },
+    /// A multipath group appears (its id is at or above [`GROUP_ID_BASE`]); its
+    /// members are nexthops the listener already has.
+    GroupSet { id: NexthopId, group: NexthopGroup },
+    /// A group is gone; no route uses it any more.
+    GroupDel { id: NexthopId },
     /// A prefix with no installed route gets one.
     RouteAdd {
         table: TableId,

@@ -11,7 +11,8 @@
 //! [`FibConfig::max_resyncs_in_a_row`] times before it is reported as failed.
 
 use crate::event::{
-    CoveringRoute, EventKind, FibEvent, MacAddr, Nexthop, NexthopId, PortId, TableId,
+    is_group_id, CoveringRoute, EventKind, FibEvent, MacAddr, Nexthop, NexthopGroup, NexthopId,
+    PortId, TableId, GROUP_ID_BASE, MAX_GROUPS, MAX_PATHS,
 };
 use crate::listener::{ListenerConfig, ListenerId, ListenerShared, Subscription};
 use crate::nexthop::NexthopTable;
@@ -41,7 +42,7 @@ impl Default for FibConfig {
     fn default() -> Self {
         FibConfig {
             // Every id must fit a DIR-24-8 entry.
-            max_nexthops: crate::dir24::MAX_NEXTHOP_ID + 1,
+            max_nexthops: GROUP_ID_BASE,
             max_resyncs_in_a_row: 5,
         }
     }
@@ -60,12 +61,14 @@ pub enum FibError {
     TableNotEmpty { table: TableId, routes: usize },
     #[error("nexthop {0} does not exist")]
     UnknownNexthop(NexthopId),
-    #[error("nexthop {id} is in use by {routes} route(s)")]
+    #[error("nexthop {id} is in use by {routes} route(s) or multipath group(s)")]
     NexthopInUse { id: NexthopId, routes: u32 },
     #[error("invalid nexthop: {0}")]
     InvalidNexthop(String),
     #[error("no free nexthop id: all {capacity} are in use ({pending} released, waiting for listeners to catch up)")]
     NexthopIdsExhausted { capacity: u32, pending: usize },
+    #[error("no free multipath group id: all {capacity} are in use ({pending} released, waiting for listeners to catch up)")]
+    GroupIdsExhausted { capacity: u32, pending: usize },
     #[error("route {prefix} from {protocol} already exists in table {table}")]
     RouteExists {
         table: TableId,
@@ -100,26 +103,32 @@ struct Snapshot {
     nexthops: Vec<(NexthopId, Nexthop)>,
     /// Resolved nexthops, replayed right after the nexthops.
     resolved: Vec<(NexthopId, MacAddr)>,
+    /// Multipath groups, replayed after the nexthops they are made of.
+    groups: Vec<(NexthopId, NexthopGroup)>,
     routes: Vec<(TableId, Ipv4Prefix, NexthopId)>,
 }
 
 impl Snapshot {
-    /// Events in a replay: begin, nexthops, their resolutions, routes, end.
+    /// Events in a replay: begin, nexthops, their resolutions, groups, routes, end.
     fn len(&self) -> usize {
-        self.nexthops.len() + self.resolved.len() + self.routes.len() + 2
+        self.nexthops.len() + self.resolved.len() + self.groups.len() + self.routes.len() + 2
     }
 
     fn event(&self, i: usize) -> FibEvent {
         let nh = self.nexthops.len();
-        let res = nh + self.resolved.len();
+        let grp = nh + self.resolved.len();
+        let res = grp + self.groups.len();
         let kind = if i == 0 {
             EventKind::ReplayBegin
         } else if i <= nh {
             let (id, nexthop) = self.nexthops[i - 1];
             EventKind::NexthopSet { id, nexthop }
-        } else if i <= res {
+        } else if i <= grp {
             let (id, mac) = self.resolved[i - 1 - nh];
             EventKind::NexthopResolved { id, mac: Some(mac) }
+        } else if i <= res {
+            let (id, group) = self.groups[i - 1 - grp];
+            EventKind::GroupSet { id, group }
         } else if i <= res + self.routes.len() {
             let (table, prefix, nexthop) = self.routes[i - 1 - res];
             EventKind::RouteAdd {
@@ -191,6 +200,8 @@ pub struct FibStats {
     pub prefixes: usize,
     pub nexthops: usize,
     pub nexthop_ids_pending: usize,
+    /// Multipath groups.
+    pub groups: usize,
     pub listeners: usize,
 }
 
@@ -200,6 +211,9 @@ pub struct Fib {
     cfg: FibConfig,
     seq: u64,
     nexthops: NexthopTable,
+    /// Multipath groups, ids from [`GROUP_ID_BASE`]. Created for the routes that
+    /// use them and deleted with the last one.
+    groups: NexthopTable<NexthopGroup>,
     /// Resolved neighbours: (port, address) -> MAC. New nexthops through a known
     /// neighbour start resolved.
     neighbours: HashMap<(PortId, Ipv4Addr), MacAddr>,
@@ -228,6 +242,7 @@ impl Fib {
         tables.insert(TableId::MAIN, RouteTable::default());
         Fib {
             nexthops: NexthopTable::new(cfg.max_nexthops),
+            groups: NexthopTable::with_base(GROUP_ID_BASE, MAX_GROUPS),
             cfg,
             seq: 0,
             neighbours: HashMap::new(),
@@ -254,6 +269,7 @@ impl Fib {
             prefixes: self.tables.values().map(RouteTable::len).sum(),
             nexthops: self.nexthops.len(),
             nexthop_ids_pending: self.nexthops.pending_len(),
+            groups: self.groups.len(),
             listeners: self.listeners.len(),
         }
     }
@@ -441,7 +457,12 @@ impl Fib {
         if !self.tables.contains_key(&table) {
             return Err(FibError::UnknownTable(table));
         }
-        if self.nexthops.get(route.nexthop).is_none() {
+        let known = if is_group_id(route.nexthop.0) {
+            self.groups.get(route.nexthop).is_some()
+        } else {
+            self.nexthops.get(route.nexthop).is_some()
+        };
+        if !known {
             return Err(FibError::UnknownNexthop(route.nexthop));
         }
         Ok(())
@@ -531,8 +552,11 @@ impl Fib {
             removed = entry.alternates.remove(i);
             None
         };
-        self.nexthops.put(removed.nexthop);
-        Ok(kind.map(|k| self.emit(k)))
+        // The route event first: a group it released goes after the last route
+        // that used it.
+        let seq = kind.map(|k| self.emit(k));
+        self.release(removed.nexthop);
+        Ok(seq)
     }
 
     /// Deletes every route of a table (or only `protocol`'s). Returns how many.
@@ -560,7 +584,7 @@ impl Fib {
     }
 
     fn upsert(&mut self, table: TableId, prefix: Ipv4Prefix, route: Route) -> Option<u64> {
-        self.nexthops.hold(route.nexthop);
+        self.hold(route.nexthop);
         let t = self.tables.get_mut(&table).expect("checked");
         let Some(entry) = t.get_mut(&prefix) else {
             t.insert_new(prefix, route);
@@ -595,16 +619,102 @@ impl Fib {
             }
         }
         let after = entry.installed.nexthop;
-        if let Some(p) = previous {
-            self.nexthops.put(p.nexthop);
-        }
-        (before != after).then(|| {
+        let seq = (before != after).then(|| {
             self.emit(EventKind::RouteReplace {
                 table,
                 prefix,
                 nexthop: after,
             })
-        })
+        });
+        if let Some(p) = previous {
+            self.release(p.nexthop);
+        }
+        seq
+    }
+
+    /// A route takes a reference on its nexthop or group.
+    fn hold(&mut self, id: NexthopId) {
+        if is_group_id(id.0) {
+            self.groups.hold(id);
+        } else {
+            self.nexthops.hold(id);
+        }
+    }
+
+    /// A route drops its reference; a group no route uses any more is deleted
+    /// (after the route event that stopped using it) and releases its members.
+    fn release(&mut self, id: NexthopId) {
+        if !is_group_id(id.0) {
+            self.nexthops.put(id);
+            return;
+        }
+        self.groups.put(id);
+        let e = *self.groups.get(id).expect("held group");
+        if e.refcount == 0 {
+            let seq = self.emit(EventKind::GroupDel { id });
+            self.groups.remove(id, seq);
+            for m in e.nexthop.members() {
+                self.nexthops.put(m);
+            }
+        }
+    }
+
+    // ---- multipath groups ----
+
+    /// The id of the multipath group over `members` (2 to [`MAX_PATHS`] distinct
+    /// plain nexthops, in any order), creating it if there is none. A group lives
+    /// as long as routes use it: one no route has used is deleted by the next
+    /// route change that releases it, or stays until then.
+    pub fn group_for(&mut self, members: &[NexthopId]) -> Result<NexthopId, FibError> {
+        for m in members {
+            if is_group_id(m.0) {
+                return Err(FibError::InvalidNexthop(format!(
+                    "{m} is a multipath group; a group's members are plain nexthops"
+                )));
+            }
+            if self.nexthops.get(*m).is_none() {
+                return Err(FibError::UnknownNexthop(*m));
+            }
+        }
+        let group = NexthopGroup::new(members).ok_or_else(|| {
+            FibError::InvalidNexthop(format!(
+                "a multipath group needs 2 to {MAX_PATHS} distinct nexthops, got {}",
+                members.len()
+            ))
+        })?;
+        if let Some(id) = self.groups.find(&group) {
+            return Ok(id);
+        }
+        self.groups.reclaim(self.watermark());
+        let id = self
+            .groups
+            .peek_free_id()
+            .ok_or(FibError::GroupIdsExhausted {
+                capacity: self.groups.capacity(),
+                pending: self.groups.pending_len(),
+            })?;
+        self.groups.insert(id, group, None);
+        for m in group.members() {
+            self.nexthops.hold(m);
+        }
+        self.emit(EventKind::GroupSet { id, group });
+        Ok(id)
+    }
+
+    /// A multipath group and the number of routes using it.
+    pub fn group(&self, id: NexthopId) -> Option<(NexthopGroup, u32)> {
+        self.groups.get(id).map(|e| (e.nexthop, e.refcount))
+    }
+
+    /// Every multipath group with its refcount, by id.
+    pub fn groups(&self) -> Vec<(NexthopId, NexthopGroup, u32)> {
+        let mut v: Vec<_> = self
+            .groups
+            .iter()
+            .map(|(id, e)| (id, e.nexthop, e.refcount))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
     }
 
     /// The routes (installed first) every source gave for a prefix.
@@ -732,6 +842,7 @@ impl Fib {
             seq,
             tables,
             nexthops,
+            groups,
             cfg,
             ..
         } = self;
@@ -758,7 +869,7 @@ impl Fib {
                 slot.resyncs_in_a_row = 0;
             }
             if slot.shared.take_resync_request() {
-                let snap = snapshot(snapshot_cache, *seq, tables, nexthops);
+                let snap = snapshot(snapshot_cache, *seq, tables, nexthops, groups);
                 resync(
                     slot,
                     snap,
@@ -770,6 +881,7 @@ impl Fib {
         }
         let w = self.watermark();
         self.nexthops.reclaim(w);
+        self.groups.reclaim(w);
     }
 
     /// The lowest seq every active listener has applied (the current seq if none).
@@ -869,6 +981,7 @@ impl Fib {
             self.seq,
             &self.tables,
             &self.nexthops,
+            &self.groups,
         )
     }
 
@@ -906,6 +1019,7 @@ impl Fib {
                 self.seq,
                 &self.tables,
                 &self.nexthops,
+                &self.groups,
             );
             let slot = &mut self.listeners[i];
             let reason = format!("backlog over {} events", slot.max_backlog);
@@ -935,6 +1049,7 @@ fn snapshot(
     seq: u64,
     tables: &HashMap<TableId, RouteTable>,
     nexthops: &NexthopTable,
+    groups: &NexthopTable<NexthopGroup>,
 ) -> Arc<Snapshot> {
     if let Some(s) = cache {
         if s.seq == seq {
@@ -948,6 +1063,8 @@ fn snapshot(
         .filter_map(|(id, e)| e.mac.map(|m| (id, m)))
         .collect();
     resolved.sort_by_key(|x| x.0);
+    let mut grps: Vec<_> = groups.iter().map(|(id, e)| (id, e.nexthop)).collect();
+    grps.sort_by_key(|x| x.0);
     let total = tables.values().map(RouteTable::len).sum();
     let mut routes = Vec::with_capacity(total);
     for (id, t) in tables {
@@ -961,6 +1078,7 @@ fn snapshot(
         seq,
         nexthops: nhs,
         resolved,
+        groups: grps,
         routes,
     });
     *cache = Some(s.clone());

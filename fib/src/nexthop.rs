@@ -5,49 +5,62 @@
 //! at seq `R` is not handed out again until every listener has applied past `R`, so
 //! no core can ever confuse the old nexthop with a new one under the same id.
 
+//!
+//! The same table holds multipath groups (`NexthopTable<NexthopGroup>`), in their
+//! own id range: a group holds a reference on each member, a route on its group.
+
 use crate::event::{MacAddr, Nexthop, NexthopId};
 use hashbrown::HashMap;
 use std::collections::{BTreeSet, VecDeque};
+use std::hash::Hash;
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct NexthopEntry {
-    pub nexthop: Nexthop,
-    /// The gateway's MAC, once neighbour resolution found it.
+pub(crate) struct NexthopEntry<V = Nexthop> {
+    pub nexthop: V,
+    /// The gateway's MAC, once neighbour resolution found it (plain nexthops only).
     pub mac: Option<MacAddr>,
     pub refcount: u32,
 }
 
 #[derive(Debug)]
-pub(crate) struct NexthopTable {
-    entries: HashMap<NexthopId, NexthopEntry>,
+pub(crate) struct NexthopTable<V = Nexthop> {
+    entries: HashMap<NexthopId, NexthopEntry<V>>,
     /// Reverse index, so sources that name a nexthop by value share one object.
-    by_value: HashMap<Nexthop, NexthopId>,
+    by_value: HashMap<V, NexthopId>,
     /// Ids below `next_fresh` that are free to reuse, lowest first.
     free: BTreeSet<u32>,
     /// Ids never handed out start here.
     next_fresh: u32,
     /// Released ids waiting for every listener to pass their release seq, in seq order.
     pending: VecDeque<(NexthopId, u64)>,
+    /// Ids are `base..base + capacity`.
+    base: u32,
     capacity: u32,
 }
 
-impl NexthopTable {
+impl<V: Copy + Eq + Hash> NexthopTable<V> {
     pub fn new(capacity: u32) -> Self {
+        Self::with_base(0, capacity)
+    }
+
+    /// A table handing out ids `base..base + capacity`.
+    pub fn with_base(base: u32, capacity: u32) -> Self {
         NexthopTable {
             entries: HashMap::new(),
             by_value: HashMap::new(),
             free: BTreeSet::new(),
-            next_fresh: 0,
+            next_fresh: base,
             pending: VecDeque::new(),
+            base,
             capacity,
         }
     }
 
-    pub fn get(&self, id: NexthopId) -> Option<&NexthopEntry> {
+    pub fn get(&self, id: NexthopId) -> Option<&NexthopEntry<V>> {
         self.entries.get(&id)
     }
 
-    pub fn find(&self, nexthop: &Nexthop) -> Option<NexthopId> {
+    pub fn find(&self, nexthop: &V) -> Option<NexthopId> {
         self.by_value.get(nexthop).copied()
     }
 
@@ -67,12 +80,12 @@ impl NexthopTable {
     pub fn peek_free_id(&self) -> Option<NexthopId> {
         match self.free.first() {
             Some(&id) => Some(NexthopId(id)),
-            None if self.next_fresh < self.capacity => Some(NexthopId(self.next_fresh)),
+            None if self.next_fresh - self.base < self.capacity => Some(NexthopId(self.next_fresh)),
             None => None,
         }
     }
 
-    pub fn insert(&mut self, id: NexthopId, nexthop: Nexthop, mac: Option<MacAddr>) {
+    pub fn insert(&mut self, id: NexthopId, nexthop: V, mac: Option<MacAddr>) {
         if !self.free.remove(&id.0) {
             debug_assert_eq!(id.0, self.next_fresh);
             self.next_fresh += 1;
@@ -88,7 +101,7 @@ impl NexthopTable {
         self.by_value.entry(nexthop).or_insert(id);
     }
 
-    pub fn replace(&mut self, id: NexthopId, nexthop: Nexthop, mac: Option<MacAddr>) {
+    pub fn replace(&mut self, id: NexthopId, nexthop: V, mac: Option<MacAddr>) {
         let entry = self
             .entries
             .get_mut(&id)
@@ -142,7 +155,7 @@ impl NexthopTable {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (NexthopId, &NexthopEntry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (NexthopId, &NexthopEntry<V>)> {
         self.entries.iter().map(|(id, e)| (*id, e))
     }
 }

@@ -8,7 +8,8 @@
 //! errors, not silent divergence.
 
 use crate::event::{
-    EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopId, Progress, TableId,
+    is_group_id, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopGroup, NexthopId,
+    Progress, TableId,
 };
 use crate::prefix::{mask, Ipv4Prefix};
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ pub struct ReferenceState {
     pub nexthops: BTreeMap<NexthopId, Nexthop>,
     /// Resolved neighbour MACs of nexthops.
     pub macs: BTreeMap<NexthopId, MacAddr>,
+    /// Multipath groups.
+    pub groups: BTreeMap<NexthopId, NexthopGroup>,
     pub routes: BTreeMap<(TableId, Ipv4Prefix), NexthopId>,
 }
 
@@ -139,9 +142,29 @@ fn apply_change(
             if st.routes.values().any(|nh| *nh == id) {
                 return Err(format!("nexthop {id} deleted while routes use it"));
             }
+            if st.groups.values().any(|g| g.members().any(|m| m == id)) {
+                return Err(format!("nexthop {id} deleted while a group uses it"));
+            }
             st.nexthops
                 .remove(&id)
                 .ok_or(format!("delete of unknown nexthop {id}"))?;
+        }
+        EventKind::GroupSet { id, group } => {
+            if !is_group_id(id.0) {
+                return Err(format!("group with a plain nexthop id {id}"));
+            }
+            if let Some(m) = group.members().find(|m| !st.nexthops.contains_key(m)) {
+                return Err(format!("group {id} with unknown member {m}"));
+            }
+            st.groups.insert(id, group);
+        }
+        EventKind::GroupDel { id } => {
+            if st.routes.values().any(|nh| *nh == id) {
+                return Err(format!("group {id} deleted while routes use it"));
+            }
+            st.groups
+                .remove(&id)
+                .ok_or(format!("delete of unknown group {id}"))?;
         }
         EventKind::RouteAdd {
             table,
@@ -153,7 +176,12 @@ fn apply_change(
             prefix,
             nexthop,
         } => {
-            if !st.nexthops.contains_key(&nexthop) {
+            let known = if is_group_id(nexthop.0) {
+                st.groups.contains_key(&nexthop)
+            } else {
+                st.nexthops.contains_key(&nexthop)
+            };
+            if !known {
                 return Err(format!("route {prefix} to unknown nexthop {nexthop}"));
             }
             let exists = st.routes.contains_key(&(table, prefix));
@@ -199,6 +227,7 @@ pub fn expected_state(fib: &crate::fib::Fib) -> ReferenceState {
             .into_iter()
             .filter_map(|(id, _, _)| fib.nexthop_mac(id).map(|m| (id, m)))
             .collect(),
+        groups: fib.groups().into_iter().map(|(id, g, _)| (id, g)).collect(),
         routes: fib
             .installed()
             .into_iter()

@@ -82,7 +82,10 @@ fn nexthop_in_use_cannot_be_deleted_and_says_by_how_many() {
         .unwrap();
     let err = fib.del_nexthop(a).unwrap_err();
     assert_eq!(err, FibError::NexthopInUse { id: a, routes: 4 });
-    assert_eq!(err.to_string(), "nexthop 0 is in use by 4 route(s)");
+    assert_eq!(
+        err.to_string(),
+        "nexthop 0 is in use by 4 route(s) or multipath group(s)"
+    );
     fib.flush(MAIN, None).unwrap();
     assert_eq!(fib.nexthop(a).unwrap().1, 0);
     fib.del_nexthop(a).unwrap();
@@ -235,7 +238,10 @@ fn bad_input_changes_nothing() {
         "route 10.0.0.0/8 from static already exists in table main"
     );
     assert_eq!(texts[4], "no route 10.0.0.0/8 from kernel in table main");
-    assert_eq!(texts[9], "nexthop 0 is in use by 1 route(s)");
+    assert_eq!(
+        texts[9],
+        "nexthop 0 is in use by 1 route(s) or multipath group(s)"
+    );
     assert_eq!(
         texts[11],
         "invalid nexthop: gateway 0.0.0.0 is not a unicast address"

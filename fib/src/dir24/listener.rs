@@ -4,7 +4,8 @@
 use super::table::{Dir24Config, Dir24Error, Dir24Table};
 use super::{MAX_NEXTHOP_ID, NO_ROUTE};
 use crate::event::{
-    EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopId, Progress, TableId,
+    is_group_id, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopGroup, NexthopId,
+    Progress, TableId, GROUP_ID_BASE,
 };
 use hashbrown::HashMap;
 
@@ -15,11 +16,28 @@ struct TableSet {
     nexthops: Vec<Option<Nexthop>>,
     /// The resolved neighbour MAC of each nexthop (same index), if known.
     macs: Vec<Option<MacAddr>>,
+    /// Multipath groups, indexed by `id - GROUP_ID_BASE`.
+    groups: Vec<Option<NexthopGroup>>,
 }
 
 impl TableSet {
     fn has_nexthop(&self, id: NexthopId) -> bool {
         matches!(self.nexthops.get(id.0 as usize), Some(Some(_)))
+    }
+
+    fn group(&self, id: u32) -> Option<&NexthopGroup> {
+        self.groups
+            .get(id.wrapping_sub(GROUP_ID_BASE) as usize)?
+            .as_ref()
+    }
+
+    /// A route may point at a nexthop or a group the set holds.
+    fn has_target(&self, id: NexthopId) -> bool {
+        if is_group_id(id.0) {
+            self.group(id.0).is_some()
+        } else {
+            self.has_nexthop(id)
+        }
     }
 }
 
@@ -134,6 +152,30 @@ impl ForwardingTables {
         self.active.nexthops.get(id.0 as usize)?.as_ref()
     }
 
+    /// A multipath group of the serving set.
+    #[inline]
+    pub fn group(&self, id: NexthopId) -> Option<&NexthopGroup> {
+        self.active.group(id.0)
+    }
+
+    /// The plain nexthop a lookup result stands for, for a flow with `hash`: the
+    /// result itself unless it is a multipath group, else the group member the
+    /// flow takes (or `NO_ROUTE` for a group the set does not hold, which the
+    /// listener never lets a route point at). One compare for tables without
+    /// multipath routes.
+    #[inline(always)]
+    pub fn select_path(&self, id: u32, hash: u32) -> u32 {
+        if !is_group_id(id) {
+            return id;
+        }
+        self.select_member(id, hash)
+    }
+
+    #[inline(never)]
+    fn select_member(&self, id: u32, hash: u32) -> u32 {
+        self.active.group(id).map_or(NO_ROUTE, |g| g.select(hash).0)
+    }
+
     /// The resolved MAC of a nexthop's neighbour in the serving set, if known.
     #[inline]
     pub fn neighbour_mac(&self, id: NexthopId) -> Option<MacAddr> {
@@ -201,7 +243,7 @@ impl ForwardingTables {
     }
 
     fn check_nexthop(set: &TableSet, id: NexthopId) -> Result<(), Dir24Error> {
-        if set.has_nexthop(id) {
+        if set.has_target(id) {
             Ok(())
         } else {
             Err(Dir24Error::UnknownNexthop { id: id.0 })
@@ -232,6 +274,8 @@ impl ForwardingTables {
         }
         self.clearing.clear();
         self.shadow.nexthops.clear();
+        self.shadow.macs.clear();
+        self.shadow.groups.clear();
         Progress::Done
     }
 
@@ -288,6 +332,33 @@ impl ForwardingTables {
                 if let Some(slot) = set.nexthops.get_mut(id.0 as usize) {
                     *slot = None;
                     set.macs[id.0 as usize] = None;
+                }
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            EventKind::GroupSet { id, group } => {
+                if !is_group_id(id.0) {
+                    return Err(Dir24Error::NexthopOutOfRange { id: id.0 });
+                }
+                let set = self.target();
+                if let Some(m) = group.members().find(|m| !set.has_nexthop(*m)) {
+                    return Err(Dir24Error::UnknownNexthop { id: m.0 });
+                }
+                let i = (id.0 - GROUP_ID_BASE) as usize;
+                if set.groups.len() <= i {
+                    set.groups.resize(i + 1, None);
+                }
+                set.groups[i] = Some(group);
+                *budget = budget.saturating_sub(1);
+                Ok(Progress::Done)
+            }
+            EventKind::GroupDel { id } => {
+                let set = self.target();
+                if let Some(slot) = set
+                    .groups
+                    .get_mut(id.0.wrapping_sub(GROUP_ID_BASE) as usize)
+                {
+                    *slot = None;
                 }
                 *budget = budget.saturating_sub(1);
                 Ok(Progress::Done)

@@ -25,6 +25,7 @@ pub fn assert_in_step(fib: &Fib, sink: &ReferenceSink) {
     let got = sink.serving.as_ref().expect("listener has a table");
     assert_eq!(got.nexthops, want.nexthops, "nexthops differ");
     assert_eq!(got.macs, want.macs, "neighbour resolutions differ");
+    assert_eq!(got.groups, want.groups, "multipath groups differ");
     if got.routes != want.routes {
         let extra: Vec<_> = got
             .routes
