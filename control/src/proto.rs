@@ -642,7 +642,7 @@ pub const MAX_BATCH_ERRORS: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NexthopInfo {
     pub id: u32,
-    /// `gateway`, `connected`, `local` or `blackhole`.
+    /// `gateway`, `connected`, `local`, `blackhole` or `multipath` (a group).
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Ipv4Addr>,
@@ -935,7 +935,9 @@ impl From<&FibError> for ErrorReply {
             FibError::InvalidNexthop(_) | FibError::InvalidListenerConfig(_) => {
                 ErrorKind::InvalidArgument
             }
-            FibError::NexthopIdsExhausted { .. } => ErrorKind::Limit,
+            FibError::NexthopIdsExhausted { .. } | FibError::GroupIdsExhausted { .. } => {
+                ErrorKind::Limit
+            }
             FibError::Timeout { .. } => ErrorKind::Busy,
             FibError::ListenerFailed { .. } => ErrorKind::Internal,
         };

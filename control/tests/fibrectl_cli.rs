@@ -362,7 +362,7 @@ fn no_daemon_and_daemon_errors_exit_1() {
     );
     let o = d.run(&["nexthop", "del", "3"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("nexthop 3 is in use by 3 route(s)"));
+    assert!(stderr(&o).contains("nexthop 3 is in use by 3 route(s) or multipath group(s)"));
 }
 
 #[test]

@@ -560,9 +560,8 @@ impl<B: Backend> Router<B> {
                     .0
             }
             RouteTarget::Multipath(_) => {
-                return Err(ErrorReply::new(
-                    ErrorKind::Unsupported,
-                    "multipath routes are not supported yet",
+                return Err(ErrorReply::invalid(
+                    "a multipath route's target is a list of paths, not one nexthop",
                 ))
             }
         })
@@ -579,9 +578,60 @@ impl<B: Backend> Router<B> {
         })
     }
 
+    /// Checks a multipath target without creating anything: 2 to `MAX_PATHS`
+    /// distinct `via`/`dev` paths. Returns each path's nexthop.
+    fn multipath_nexthops(&self, paths: &[RouteTarget]) -> Result<Vec<Nexthop>, ErrorReply> {
+        let mut nexthops = Vec::with_capacity(paths.len());
+        for p in paths {
+            match p {
+                RouteTarget::Via { .. } | RouteTarget::Dev(_) | RouteTarget::Nexthop(_) => {}
+                other => {
+                    return Err(ErrorReply::invalid(format!(
+                        "a multipath route's paths are via or dev targets, not {other}"
+                    )))
+                }
+            }
+            let nh = self.nexthop_of_target(p)?;
+            if !matches!(nh, Nexthop::Gateway { .. } | Nexthop::Connected { .. }) {
+                return Err(ErrorReply::invalid(format!(
+                    "a multipath route's paths are via or dev targets, not {nh}"
+                )));
+            }
+            if !nexthops.contains(&nh) {
+                nexthops.push(nh);
+            }
+        }
+        if nexthops.len() < 2 || nexthops.len() > fib::MAX_PATHS {
+            return Err(ErrorReply::invalid(format!(
+                "a multipath route needs 2 to {} distinct paths, got {}",
+                fib::MAX_PATHS,
+                nexthops.len()
+            )));
+        }
+        Ok(nexthops)
+    }
+
+    /// Checks a route target without creating anything.
+    fn check_target(&self, target: &RouteTarget) -> Result<(), ErrorReply> {
+        match target {
+            RouteTarget::Multipath(paths) => self.multipath_nexthops(paths).map(|_| ()),
+            t => self.nexthop_of_target(t).map(|_| ()),
+        }
+    }
+
     /// The nexthop id for a route target, creating the nexthop (and starting its
-    /// neighbour's resolution) if needed.
+    /// neighbour's resolution) if needed. For a multipath target: the group over
+    /// its paths' nexthops (created likewise).
     fn nexthop_id(&mut self, target: &RouteTarget, now: Instant) -> Result<NexthopId, ErrorReply> {
+        if let RouteTarget::Multipath(paths) = target {
+            let paths = paths.clone();
+            self.multipath_nexthops(&paths)?;
+            let mut members = Vec::with_capacity(paths.len());
+            for p in &paths {
+                members.push(self.nexthop_id(p, now)?);
+            }
+            return Ok(self.fib.group_for(&members)?);
+        }
         if let RouteTarget::Nexthop(id) = target {
             self.fib
                 .nexthop(NexthopId(*id))
@@ -611,7 +661,7 @@ impl<B: Backend> Router<B> {
             }
             .into());
         }
-        self.nexthop_of_target(&spec.target)?;
+        self.check_target(&spec.target)?;
         let nexthop = self.nexthop_id(&spec.target, now)?;
         let mut route = Route::new(nexthop, spec.protocol);
         if let Some(d) = spec.distance {
@@ -673,6 +723,13 @@ impl<B: Backend> Router<B> {
     }
 
     fn via_text(&self, nexthop: NexthopId) -> String {
+        if let Some((group, _)) = self.fib.group(nexthop) {
+            return group
+                .members()
+                .map(|m| format!("nexthop {}", self.via_text(m)))
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         match self.fib.nexthop(nexthop) {
             Some((Nexthop::Gateway { port, gateway }, _)) => {
                 format!("via {gateway} dev {}", self.port_name(port))
@@ -767,6 +824,16 @@ impl<B: Backend> Router<B> {
     }
 
     fn nexthop_info(&self, id: NexthopId) -> NexthopInfo {
+        if let Some((_, refs)) = self.fib.group(id) {
+            return NexthopInfo {
+                id: id.0,
+                kind: "multipath".into(),
+                gateway: None,
+                port: None,
+                mac: None,
+                refs,
+            };
+        }
         let (nh, refs) = self.fib.nexthop(id).unwrap_or((Nexthop::Blackhole, 0));
         let (kind, gateway, port) = match nh {
             Nexthop::Gateway { port, gateway } => {
