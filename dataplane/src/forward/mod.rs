@@ -285,6 +285,108 @@ pub fn rewrite(frame: &mut [u8], adjacency: &Adjacency) -> Outcome {
     }
 }
 
+/// Ethernet (untagged) plus an IPv4 header without options: what [`classify_fast`] reads.
+const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
+
+/// Step 1 for the common case, in one pass over the first 34 bytes: `Some(dst)` exactly
+/// when the frame is untagged and `classify(frame, &[])` (no local addresses) says
+/// `Verdict::Forward { dst }`; `None` for everything else, which the caller hands to
+/// [`classify`] for the reason (a tagged frame, options, any failing check). The test
+/// `forward_fast.rs` pins the equivalence.
+///
+/// The checks are those of the table above, evaluated without short-circuits: version
+/// 4 and IHL 5 are one byte (`0x45`), the header checksum is summed as five native-order
+/// 32-bit words (the one's complement sum does not depend on byte order, and `0xffff`
+/// is its own byte swap).
+#[inline(always)]
+pub fn classify_fast(frame: &[u8]) -> Option<u32> {
+    let h: &[u8; UNTAGGED_HEADERS] = frame.first_chunk()?;
+    let ip_bytes = frame.len() - 14;
+    let total_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+    let src = u32::from_be_bytes([h[26], h[27], h[28], h[29]]);
+    let dst = u32::from_be_bytes([h[30], h[31], h[32], h[33]]);
+    let header: &[u8; ipv4::HEADER_LEN] = h.last_chunk().expect("34 >= 20");
+    let ok = (h[12] == 0x08)
+        & (h[13] == 0x00)
+        & (h[14] == 0x45)
+        & (total_len >= ipv4::HEADER_LEN)
+        & (total_len <= ip_bytes)
+        & verify_fixed_header_native(header)
+        & !is_martian_source(src)
+        & is_unicast_forwardable(dst)
+        & (h[0] & 1 == 0)
+        & (h[22] > 1);
+    ok.then_some(dst)
+}
+
+/// Not 0/8, 127/8, 224/4 or 240/4 (which hold the limited broadcast): the destinations
+/// [`classify`] lets through to the lookup.
+#[inline(always)]
+const fn is_unicast_forwardable(dst: u32) -> bool {
+    let octet = first_octet(dst);
+    (octet != 0) & (octet != 127) & (octet < 224)
+}
+
+/// [`verify_fixed_header`] over native-order 32-bit words, without the folds.
+///
+/// The 16-bit one's complement sum of the header folds to `0xffff` exactly when the
+/// plain sum `S` of its words is a nonzero multiple of `0xffff` (folding keeps the value
+/// mod `0xffff`, since `2^16 ≡ 1`, and maps a nonzero sum into `1..=0xffff`). A 32-bit
+/// word `hi * 2^16 + lo` is `≡ hi + lo`, so the sum of five 32-bit words has the same
+/// remainder; read in native (little-endian) order each 16-bit half is byte-swapped,
+/// which swaps the folded sum (RFC 1071 §2(B)), and `0xffff` is its own swap.
+#[inline(always)]
+fn verify_fixed_header_native(header: &[u8; ipv4::HEADER_LEN]) -> bool {
+    let mut acc = 0u64;
+    for word in header.chunks_exact(4) {
+        acc += u64::from(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]));
+    }
+    (acc != 0) & acc.is_multiple_of(0xffff)
+}
+
+/// Step 2 for a frame step 1 said `Forward` to, without parsing it again: `l3` is where
+/// its IPv4 header starts (14, or 18 when 802.1Q-tagged), `macs` the new destination then
+/// source MAC (the frame's first 12 bytes after the rewrite), `mtu` the egress MTU.
+///
+/// Returns `true` when it forwarded the frame exactly as [`rewrite`] does (TTL − 1 with
+/// the RFC 1624 update, the MACs). Returns `false`, leaving the frame untouched, in every
+/// case where [`rewrite`] would not say `Transmit`: total length above `mtu`, TTL ≤ 1,
+/// a frame shorter than the headers (which step 1 excludes) or an `l3` other than 14
+/// or 18; the caller then asks [`rewrite`] why.
+#[inline(always)]
+pub fn rewrite_forwardable(frame: &mut [u8], l3: usize, macs: &[u8; 12], mtu: u16) -> bool {
+    match l3 {
+        14 => rewrite_at::<14>(frame, macs, mtu),
+        18 => rewrite_at::<18>(frame, macs, mtu),
+        _ => false,
+    }
+}
+
+#[inline(always)]
+fn rewrite_at<const L3: usize>(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> bool {
+    let Some(h) = frame.get_mut(..L3 + ipv4::HEADER_LEN) else {
+        return false;
+    };
+    let total_len = u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]);
+    let ttl = h[L3 + 8];
+    if (total_len > mtu) | (ttl <= 1) {
+        return false;
+    }
+    let old_word = u16::from_be_bytes([ttl, h[L3 + 9]]);
+    let new_word = old_word.wrapping_sub(0x0100);
+    let old_checksum = u16::from_be_bytes([h[L3 + 10], h[L3 + 11]]);
+    // RFC 1624 eqn. 3, as `checksum::update_word`, with its fold unrolled: three 16-bit
+    // terms sum below 2^18, two end-around carries bring that below 2^16.
+    let mut acc = u32::from(!old_checksum) + u32::from(!old_word) + u32::from(new_word);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    let new_checksum = !(acc as u16);
+    h[L3 + 8] = ttl - 1;
+    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_be_bytes());
+    h[..12].copy_from_slice(macs);
+    true
+}
+
 /// Both steps around a lookup: `lookup(dst)` gives the adjacency for a destination, or `None`
 /// for no route (punted as [`PuntReason::NoRoute`]). For software paths and tests; the
 /// forwarding core runs the steps itself so it can look up a whole burst at once.

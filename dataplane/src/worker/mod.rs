@@ -50,7 +50,7 @@ use fib::{Dir24Config, ForwardingTables, Subscription};
 
 use crate::port::{Burst, Port, PortCounters, MAX_BURST};
 use counters::LocalCounters;
-use pipeline::{prefetch_burst, process_burst, PipelineContext, Scratch};
+use pipeline::{classify_burst, forward_burst, Adjacencies, Parsed, PipelineContext};
 
 /// Receive bursts per port per loop iteration: the second is received (only when the
 /// first came back full) before the first is processed, so its prefetches overlap.
@@ -171,8 +171,10 @@ pub struct ForwardingCore<P: Port> {
     subscription: Subscription,
     /// [`RX_BURSTS`] receive bursts per port.
     rx: Vec<Burst<P::Packet>>,
+    /// What `classify_burst` found in each receive burst, for `forward_burst`.
+    parsed: Vec<Parsed>,
     tx: Vec<Burst<P::Packet>>,
-    scratch: Scratch,
+    adjacencies: Adjacencies,
     punts: Arc<ArrayQueue<Punted<P::Packet>>>,
     injects: Arc<ArrayQueue<Injected<P::Packet>>>,
     counters: Arc<CoreCounters>,
@@ -253,7 +255,8 @@ impl<P: Port> ForwardingCore<P> {
             tables: ForwardingTables::new(config.dir24),
             subscription,
             rx: (0..n * RX_BURSTS).map(|_| Burst::new()).collect(),
-            scratch: Scratch::new(),
+            parsed: (0..n * RX_BURSTS).map(|_| Parsed::new()).collect(),
+            adjacencies: Adjacencies::new(),
             punts,
             injects,
             counters,
@@ -317,34 +320,39 @@ impl<P: Port> ForwardingCore<P> {
                 setups: &self.setups,
                 punts: &self.punts,
             };
-            // Receive first (up to RX_BURSTS bursts per port: the next only when the
-            // previous came back full) and start fetching what the pipeline reads of
-            // each burst, so the cache misses of the later bursts overlap the
-            // processing of the earlier ones.
-            for (ingress, rx) in self.rx.chunks_mut(RX_BURSTS).enumerate() {
-                for burst in rx {
+            // Receive and classify first (up to RX_BURSTS bursts per port: the next
+            // only when the previous came back full), prefetching each forwardable
+            // destination's tbl24 entry, so the lookup misses of the later bursts
+            // overlap the work on the earlier ones.
+            let bursts = self.rx.chunks_mut(RX_BURSTS);
+            for (ingress, (rx, parsed)) in bursts.zip(self.parsed.chunks_mut(RX_BURSTS)).enumerate()
+            {
+                for (burst, parsed) in rx.iter_mut().zip(parsed) {
                     let received = self.ports[ingress].rx_burst(burst);
                     if received == 0 {
                         break;
                     }
                     work += received;
-                    prefetch_burst(&ctx, ingress as u16, burst);
+                    classify_burst(&ctx, ingress as u16, burst, parsed);
                     if !burst.is_full() {
                         break;
                     }
                 }
             }
-            for (ingress, rx) in self.rx.chunks_mut(RX_BURSTS).enumerate() {
-                for burst in rx {
+            let bursts = self.rx.chunks_mut(RX_BURSTS);
+            for (ingress, (rx, parsed)) in bursts.zip(self.parsed.chunks_mut(RX_BURSTS)).enumerate()
+            {
+                for (burst, parsed) in rx.iter_mut().zip(parsed) {
                     if burst.is_empty() {
                         break;
                     }
-                    process_burst(
+                    forward_burst(
                         &ctx,
                         ingress as u16,
                         burst,
+                        parsed,
+                        &mut self.adjacencies,
                         &mut self.tx,
-                        &mut self.scratch,
                         local,
                     );
                     transmit_all(&mut self.ports, &mut self.tx);

@@ -7,7 +7,10 @@ use fib::{ForwardingTables, Nexthop, NexthopId, PortId, TableId};
 
 use super::counters::LocalCounters;
 use super::rings::Punted;
-use crate::forward::{classify, rewrite, Adjacency, DropReason, Outcome, PuntReason, Verdict};
+use crate::forward::{
+    classify, classify_fast, rewrite, rewrite_forwardable, Adjacency, DropReason, Outcome,
+    PuntReason, Verdict,
+};
 use crate::port::{Burst, Packet, MAX_BURST};
 use crate::wire::ethernet::{EthernetAddress, Frame as EthernetFrame};
 use crate::wire::ipv4::{Packet as Ipv4Packet, HEADER_LEN as IPV4_HEADER_LEN};
@@ -51,10 +54,10 @@ fn no_local_address(_: u32) -> bool {
     false
 }
 
-/// The decision for one packet of a burst.
+/// The decision for a packet that is not forwarded by the fast path (see
+/// [`process_burst`]): punted, dropped or sent out of a port the core lacks.
 #[derive(Debug, Clone, Copy)]
 enum Action {
-    Transmit(PortId),
     Punt {
         reason: PuntReason,
         egress_mtu: u16,
@@ -76,26 +79,79 @@ fn punt(reason: PuntReason) -> Action {
     }
 }
 
-/// What a packet routed to one nexthop gets: the adjacency, or why there is none.
-/// Exactly what [`resolve`] says for the nexthop.
-type Resolved = Result<Adjacency, Action>;
+/// `AdjEntry::port` of a nexthop without an adjacency: `Adjacencies::other` says why.
+const NOT_ADJACENT: PortId = PortId::MAX;
+
+/// One entry of the adjacency array, 16 bytes (four per cache line): what forwarding a
+/// packet to the nexthop takes.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct AdjEntry {
+    /// The frame's first 12 bytes after the rewrite: the nexthop's MAC, then the egress
+    /// port's.
+    macs: [u8; 12],
+    /// The egress port, or [`NOT_ADJACENT`].
+    port: PortId,
+    /// The egress MTU; 0 when not an adjacency, so that one test (`total length >
+    /// mtu`, every IPv4 total length being at least 20) sends the packets of both the
+    /// MTU exceptions and the non-adjacencies to the slow branch.
+    mtu: u16,
+}
+
+impl AdjEntry {
+    const NONE: AdjEntry = AdjEntry {
+        macs: [0; 12],
+        port: NOT_ADJACENT,
+        mtu: 0,
+    };
+
+    fn new(adjacency: &Adjacency) -> Self {
+        let mut macs = [0; 12];
+        macs[..6].copy_from_slice(&adjacency.dst_mac.0);
+        macs[6..].copy_from_slice(&adjacency.src_mac.0);
+        AdjEntry {
+            macs,
+            port: adjacency.port,
+            mtu: adjacency.mtu,
+        }
+    }
+
+    fn adjacency(&self) -> Option<Adjacency> {
+        (self.port != NOT_ADJACENT).then(|| {
+            let mut dst = [0; 6];
+            let mut src = [0; 6];
+            dst.copy_from_slice(&self.macs[..6]);
+            src.copy_from_slice(&self.macs[6..]);
+            Adjacency {
+                port: self.port,
+                dst_mac: EthernetAddress(dst),
+                src_mac: EthernetAddress(src),
+                mtu: self.mtu,
+            }
+        })
+    }
+}
 
 /// The core's adjacency array: [`resolve`]'s answer for every nexthop id of the serving
-/// set, so forwarding reads one small array entry per packet instead of the nexthop,
-/// the neighbour MAC and the egress port setup. It follows the tables: before each
-/// burst it is brought up to [`ForwardingTables::nexthop_generation`], updating just
-/// the ids changed since (or rebuilding after a replay swap or a long gap).
+/// set, so forwarding reads one 16-byte entry per packet instead of the nexthop, the
+/// neighbour MAC and the egress port setup. It follows the tables: before each burst it
+/// is brought up to [`ForwardingTables::nexthop_generation`], updating just the ids
+/// changed since (or rebuilding after a replay swap or a long gap).
 pub(crate) struct Adjacencies {
     /// The generation `entries` reflect; `None`: never built.
     generation: Option<u64>,
-    entries: Vec<Resolved>,
+    /// Per nexthop id: the adjacency, or [`AdjEntry::NONE`].
+    entries: Vec<AdjEntry>,
+    /// Per nexthop id without an adjacency: what its packets get (cold).
+    other: Vec<Action>,
 }
 
 impl Adjacencies {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Adjacencies {
             generation: None,
             entries: Vec::new(),
+            other: Vec::new(),
         }
     }
 
@@ -120,51 +176,75 @@ impl Adjacencies {
         match incremental {
             Some(changed) => {
                 for id in changed {
-                    if let Some(entry) = self.entries.get_mut(id.0 as usize) {
-                        *entry = resolve(tables, setups, id.0);
-                    }
+                    self.set(id.0 as usize, resolve(tables, setups, id.0));
                 }
             }
             None => {
                 self.entries.clear();
-                self.entries
-                    .extend((0..slots as u32).map(|id| resolve(tables, setups, id)));
+                self.other.clear();
+                self.entries.resize(slots, AdjEntry::NONE);
+                self.other.resize(slots, punt(PuntReason::NoRoute));
+                for id in 0..slots {
+                    self.set(id, resolve(tables, setups, id as u32));
+                }
             }
         }
         self.generation = Some(current);
     }
 
-    /// The adjacency of lookup result `id` (a nexthop id or `NO_ROUTE`).
+    fn set(&mut self, id: usize, resolved: Result<Adjacency, Action>) {
+        let (Some(entry), Some(other)) = (self.entries.get_mut(id), self.other.get_mut(id)) else {
+            return;
+        };
+        match resolved {
+            Ok(adjacency) => *entry = AdjEntry::new(&adjacency),
+            Err(action) => {
+                *entry = AdjEntry::NONE;
+                *other = action;
+            }
+        }
+    }
+
+    /// The entry of lookup result `id` (a nexthop id or `NO_ROUTE`); `None`: no route
+    /// (or an id the set does not hold, which `resolve` treats alike).
     #[inline(always)]
-    fn get(&self, id: u32) -> Result<&Adjacency, Action> {
-        match self.entries.get(id as usize) {
-            Some(Ok(adjacency)) => Ok(adjacency),
-            Some(Err(action)) => Err(*action),
-            // No route, or an id the set does not hold: what `resolve` says for them.
-            None => Err(punt(PuntReason::NoRoute)),
+    fn get(&self, id: u32) -> Option<&AdjEntry> {
+        self.entries.get(id as usize)
+    }
+
+    /// What a packet to nexthop `id` gets when `get(id)` is no adjacency.
+    #[cold]
+    fn other(&self, id: u32) -> Action {
+        match self.other.get(id as usize) {
+            Some(action) => *action,
+            None => punt(PuntReason::NoRoute),
         }
     }
 }
 
-/// Per-burst scratch space, kept in the core so the arrays are not re-zeroed each burst.
-pub(crate) struct Scratch {
-    adjacencies: Adjacencies,
+/// `Parsed::l3` of a packet step 1 did not pass to the lookup (`action` says why).
+const NOT_FORWARDABLE: u8 = 0;
+
+/// What [`classify_burst`] found out about the packets of one received burst, for
+/// [`forward_burst`]; indexed by the packet's position in the burst. Kept in the core
+/// (one per receive burst) so the arrays are not re-zeroed each time.
+pub(crate) struct Parsed {
+    /// Where the IPv4 header starts (14, or 18 tagged), or [`NOT_FORWARDABLE`].
+    l3: [u8; MAX_BURST],
+    /// The action of a packet that is [`NOT_FORWARDABLE`].
     action: [Action; MAX_BURST],
-    /// Destinations (host order) of the packets to look up, compacted.
+    /// Destinations (host order); 0 for a packet not looked up (a harmless lookup).
     dst: [u32; MAX_BURST],
-    /// For each looked-up destination, the index of its packet in the burst.
-    slot: [u8; MAX_BURST],
     /// Lookup results: nexthop id or NO_ROUTE.
     nexthop: [u32; MAX_BURST],
 }
 
-impl Scratch {
+impl Parsed {
     pub(crate) fn new() -> Self {
-        Scratch {
-            adjacencies: Adjacencies::new(),
+        Parsed {
+            l3: [NOT_FORWARDABLE; MAX_BURST],
             action: [Action::BadEgress; MAX_BURST],
             dst: [0; MAX_BURST],
-            slot: [0; MAX_BURST],
             nexthop: [0; MAX_BURST],
         }
     }
@@ -263,21 +343,6 @@ fn drain_in_order<P>(burst: &mut Burst<P>, mut f: impl FnMut(usize, P)) {
     }
 }
 
-/// The IPv4 destination of an untagged or 802.1Q-tagged IPv4 frame, read without
-/// any validation (only a prefetch hint is derived from it); `None` if the frame is
-/// too short or not IPv4.
-#[inline(always)]
-fn probable_dst(frame: &[u8]) -> Option<u32> {
-    const DST: usize = 14 + 16;
-    let at = match frame.get(12..14)? {
-        [0x08, 0x00] => DST,
-        [0x81, 0x00] if frame.get(16..18)? == [0x08, 0x00] => DST + 4,
-        _ => return None,
-    };
-    let bytes = frame.get(at..at + 4)?;
-    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
-
 /// Hints the CPU to bring the cache line at `ptr` into L1. Never faults.
 #[inline(always)]
 fn prefetch(ptr: *const u8) {
@@ -298,133 +363,74 @@ pub(crate) struct PipelineContext<'a, P> {
     pub punts: &'a ArrayQueue<Punted<P>>,
 }
 
-/// The first stage over a received burst, run for every burst of a loop iteration
-/// before any is processed: start fetching every frame's headers, then the tbl24
-/// entry of every frame's destination, so these cache misses overlap the processing
-/// of the bursts before this one (and of this one's first frames).
-#[inline]
-pub(crate) fn prefetch_burst<P: Packet>(
-    ctx: &PipelineContext<'_, P>,
-    ingress: PortId,
-    rx: &Burst<P>,
-) {
-    // The first touch of a received frame misses the caches (and often the TLB), and
-    // classify's chain of dependent checks would otherwise take those misses one frame
-    // at a time. The Ethernet and IPv4 headers end at byte 34 (38 tagged): a buffer
-    // not aligned to a cache line may put them on two lines.
-    for packet in rx.iter() {
-        let p = packet.data().as_ptr();
-        prefetch(p);
-        prefetch(p.wrapping_add(37));
-    }
-    let table_id = match ctx.setups.get(usize::from(ingress)) {
-        Some(s) => s.table,
-        None => TableId::MAIN,
-    };
-    // The destination is read where an IPv4 header would put it, to derive a prefetch
-    // hint only (classify decides later); frames too short or not IPv4 are skipped.
-    if let Some(t) = ctx.tables.table(table_id) {
-        for packet in rx.iter() {
-            if let Some(d) = probable_dst(packet.data()) {
-                t.prefetch(d);
-            }
+/// Step 1 for a frame `classify_fast` did not accept: the full `classify`, which says
+/// why, or (an 802.1Q-tagged frame) that it is forwardable after all. Returns the IPv4
+/// header offset and the destination, or the action.
+#[cold]
+#[inline(never)]
+fn classify_slow(
+    tables: &ForwardingTables,
+    table_id: TableId,
+    frame: &[u8],
+) -> Result<(u8, u32), Action> {
+    match classify(frame, &no_local_address) {
+        Verdict::Forward { dst } => match EthernetFrame::new_checked(frame) {
+            // 14 or 18: classify accepted an untagged or 802.1Q-tagged header.
+            Ok(ethernet) => Ok((ethernet.header_len() as u8, dst)),
+            Err(_) => Err(Action::Drop(DropReason::TooShort)),
+        },
+        Verdict::Punt(reason @ (PuntReason::TtlExceeded | PuntReason::IpOptions)) => {
+            Err(local_or(tables, table_id, frame, punt(reason)))
         }
+        Verdict::Punt(reason) => Err(punt(reason)),
+        Verdict::Drop(DropReason::L2Multicast) => Err(local_or(
+            tables,
+            table_id,
+            frame,
+            Action::Drop(DropReason::L2Multicast),
+        )),
+        Verdict::Drop(reason) => Err(Action::Drop(reason)),
     }
 }
 
-/// Runs the pipeline over `rx` (received on `ingress`), leaving it empty: forwarded
-/// packets are appended to `tx[egress]` (each TX burst must be empty on entry, so
-/// it has room for a whole burst), punted ones pushed on the punt ring, the rest
-/// freed. Every packet is counted once in `counters`.
-#[inline]
-pub(crate) fn process_burst<P: Packet>(
+/// Step 3 for a looked-up packet the fast rewrite did not forward: no adjacency for its
+/// nexthop, or [`rewrite`]'s exceptions (MTU). The frame is left as received.
+#[cold]
+#[inline(never)]
+fn after_lookup_slow(
+    adjacencies: &Adjacencies,
+    entry: Option<&AdjEntry>,
+    id: u32,
+    frame: &mut [u8],
+) -> Result<PortId, Action> {
+    let Some(adjacency) = entry.and_then(AdjEntry::adjacency) else {
+        return Err(match entry {
+            Some(_) => adjacencies.other(id),
+            None => punt(PuntReason::NoRoute),
+        });
+    };
+    match rewrite(frame, &adjacency) {
+        Outcome::Transmit { port } => Ok(port),
+        Outcome::Punt(reason) => Err(Action::Punt {
+            reason,
+            egress_mtu: adjacency.mtu,
+            nexthop: id,
+        }),
+        Outcome::Drop(reason) => Err(Action::Drop(reason)),
+    }
+}
+
+/// Punts, drops or frees a packet the fast path did not forward, counting it.
+#[cold]
+#[inline(never)]
+fn dispatch_slow<P: Packet>(
     ctx: &PipelineContext<'_, P>,
     ingress: PortId,
-    rx: &mut Burst<P>,
-    tx: &mut [Burst<P>],
-    scratch: &mut Scratch,
+    packet: P,
+    action: Action,
     counters: &mut LocalCounters,
 ) {
-    let tables = ctx.tables;
-    let table_id = match ctx.setups.get(usize::from(ingress)) {
-        Some(s) => s.table,
-        None => TableId::MAIN,
-    };
-    let Scratch {
-        adjacencies,
-        action,
-        dst,
-        slot,
-        nexthop,
-    } = scratch;
-
-    let table = tables.table(table_id);
-
-    // 1. Classify (after `prefetch_burst`); gather the destinations to look up.
-    let mut lookups = 0;
-    for (i, packet) in rx.iter().enumerate() {
-        let frame = packet.data();
-        action[i] = match classify(frame, &no_local_address) {
-            Verdict::Forward { dst: d } => {
-                dst[lookups] = d;
-                slot[lookups] = i as u8;
-                lookups += 1;
-                continue;
-            }
-            Verdict::Punt(reason @ (PuntReason::TtlExceeded | PuntReason::IpOptions)) => {
-                local_or(tables, table_id, frame, punt(reason))
-            }
-            Verdict::Punt(reason) => punt(reason),
-            Verdict::Drop(DropReason::L2Multicast) => local_or(
-                tables,
-                table_id,
-                frame,
-                Action::Drop(DropReason::L2Multicast),
-            ),
-            Verdict::Drop(reason) => Action::Drop(reason),
-        };
-    }
-
-    // 2. One bulk lookup for the whole burst.
-    if lookups > 0 {
-        match table {
-            Some(t) => t.lookup_bulk(&dst[..lookups], &mut nexthop[..lookups]),
-            None => nexthop[..lookups].fill(NO_ROUTE),
-        }
-    }
-
-    // 3. Resolve (one adjacency array read) and rewrite.
-    adjacencies.sync(tables, ctx.setups);
-    let packets = rx.as_mut_slice();
-    for k in 0..lookups {
-        let i = usize::from(slot[k]);
-        let id = nexthop[k];
-        action[i] = match adjacencies.get(id) {
-            Ok(adjacency) => match rewrite(packets[i].data_mut(), adjacency) {
-                Outcome::Transmit { port } => Action::Transmit(port),
-                Outcome::Punt(reason) => Action::Punt {
-                    reason,
-                    egress_mtu: adjacency.mtu,
-                    nexthop: id,
-                },
-                Outcome::Drop(reason) => Action::Drop(reason),
-            },
-            Err(a) => a,
-        };
-    }
-
-    // 4. Dispatch, in arrival order (TX order per port follows it).
-    drain_in_order(rx, |i, packet| match action[i] {
-        Action::Transmit(port) => {
-            // `resolve` checked the port exists; the burst has room (empty on entry).
-            match tx[usize::from(port)].push(packet) {
-                Ok(()) => counters.forwarded += 1,
-                Err(packet) => {
-                    drop(packet);
-                    counters.bad_egress_port += 1;
-                }
-            }
-        }
+    match action {
         Action::Punt {
             reason,
             egress_mtu,
@@ -451,5 +457,145 @@ pub(crate) fn process_burst<P: Packet>(
             counters.bad_egress_port += 1;
             drop(packet);
         }
+    }
+}
+
+/// The table frames received on `ingress` are looked up in.
+#[inline(always)]
+fn ingress_table<P>(ctx: &PipelineContext<'_, P>, ingress: PortId) -> TableId {
+    match ctx.setups.get(usize::from(ingress)) {
+        Some(s) => s.table,
+        None => TableId::MAIN,
+    }
+}
+
+/// The first stage over a received burst, run for every burst of a loop iteration
+/// right after it is received, before any is forwarded: step 1 (the RFC 1812 checks)
+/// for every frame, and a prefetch of the tbl24 entry of every forwardable destination,
+/// so these misses overlap the classification of the later bursts and the forwarding
+/// of the earlier ones.
+///
+/// One parse per frame: `classify_fast` (untagged IPv4 without options that passes
+/// every check) gives the destination; everything else goes to the full `classify`,
+/// out of line.
+#[inline]
+pub(crate) fn classify_burst<P: Packet>(
+    ctx: &PipelineContext<'_, P>,
+    ingress: PortId,
+    rx: &Burst<P>,
+    parsed: &mut Parsed,
+) {
+    // The first touch of a received frame misses the caches (and often the TLB), and
+    // the checks would otherwise take those misses one frame at a time. The Ethernet
+    // and IPv4 headers end at byte 34 (38 tagged): a buffer not aligned to a cache
+    // line may put them on two lines.
+    for packet in rx.iter() {
+        let p = packet.data().as_ptr();
+        prefetch(p);
+        prefetch(p.wrapping_add(37));
+    }
+    let tables = ctx.tables;
+    let table_id = ingress_table(ctx, ingress);
+    let table = tables.table(table_id);
+    let Parsed {
+        l3, action, dst, ..
+    } = parsed;
+    for (((packet, l3), dst), action) in rx
+        .iter()
+        .zip(l3.iter_mut())
+        .zip(dst.iter_mut())
+        .zip(action.iter_mut())
+    {
+        let frame = packet.data();
+        match classify_fast(frame) {
+            Some(d) => {
+                *dst = d;
+                *l3 = 14;
+            }
+            None => match classify_slow(tables, table_id, frame) {
+                Ok((offset, d)) => {
+                    *dst = d;
+                    *l3 = offset;
+                }
+                Err(a) => {
+                    *dst = 0;
+                    *l3 = NOT_FORWARDABLE;
+                    *action = a;
+                }
+            },
+        }
+        if let Some(t) = table {
+            t.prefetch(*dst);
+        }
+    }
+}
+
+/// Forwards `rx` (received on `ingress`, classified by [`classify_burst`] into
+/// `parsed`), leaving it empty: forwarded packets are appended to `tx[egress]` (each TX
+/// burst must be empty on entry, so it has room for a whole burst), punted ones pushed
+/// on the punt ring, the rest freed. Every packet is counted once in `counters`.
+///
+/// One `lookup_bulk` over the whole burst; then per packet, in arrival order, one
+/// 16-byte adjacency entry and `rewrite_forwardable` (one compare covers the MTU and
+/// "no adjacency") before the push on its TX burst; the exceptions out of line.
+#[inline]
+pub(crate) fn forward_burst<P: Packet>(
+    ctx: &PipelineContext<'_, P>,
+    ingress: PortId,
+    rx: &mut Burst<P>,
+    parsed: &mut Parsed,
+    adjacencies: &mut Adjacencies,
+    tx: &mut [Burst<P>],
+    counters: &mut LocalCounters,
+) {
+    let tables = ctx.tables;
+    let table_id = ingress_table(ctx, ingress);
+    let Parsed {
+        l3,
+        action,
+        dst,
+        nexthop,
+    } = parsed;
+    let n = rx.len();
+
+    // 2. One bulk lookup for the whole burst (a packet not looked up has dst 0).
+    match tables.table(table_id) {
+        Some(t) => t.lookup_bulk(&dst[..n], &mut nexthop[..n]),
+        None => nexthop[..n].fill(NO_ROUTE),
+    }
+
+    // 3. Per packet, in arrival order (TX order per port follows it): adjacency,
+    // rewrite, TX burst; the rest out of line.
+    adjacencies.sync(tables, ctx.setups);
+    let adjacencies = &*adjacencies;
+    let mut forwarded = 0u64;
+    drain_in_order(rx, |i, mut packet| {
+        // i < n <= MAX_BURST: the parsed arrays hold MAX_BURST entries.
+        let offset = l3[i];
+        let outcome = if offset != NOT_FORWARDABLE {
+            let id = nexthop[i];
+            let entry = adjacencies.get(id);
+            let frame = packet.data_mut();
+            match entry {
+                Some(e) if rewrite_forwardable(frame, usize::from(offset), &e.macs, e.mtu) => {
+                    Ok(e.port)
+                }
+                _ => after_lookup_slow(adjacencies, entry, id, frame),
+            }
+        } else {
+            Err(action[i])
+        };
+        match outcome {
+            // `resolve` checked the port exists; the burst has room (empty on entry).
+            Ok(port) => match tx.get_mut(usize::from(port)) {
+                Some(burst) => match burst.push(packet) {
+                    Ok(()) => forwarded += 1,
+                    Err(packet) => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
+                },
+                None => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
+            },
+            Err(a) => dispatch_slow(ctx, ingress, packet, a, counters),
+        }
     });
+    counters.forwarded += forwarded;
 }

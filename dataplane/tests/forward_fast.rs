@@ -1,0 +1,256 @@
+//! The forwarding core's one-parse fast path against the reference functions:
+//! `classify_fast` says `Some(dst)` exactly when the frame is untagged and `classify`
+//! (no local addresses) says `Forward { dst }`; `rewrite_forwardable` on a classified
+//! frame forwards exactly when `rewrite` says `Transmit`, leaving the same bytes, and
+//! leaves the frame untouched otherwise.
+
+mod forward_support;
+
+use std::net::Ipv4Addr;
+
+use dataplane::forward::{
+    classify, classify_fast, rewrite, rewrite_forwardable, Adjacency, Outcome, Verdict,
+};
+use dataplane::wire::{EthernetAddress, IpProtocol, VlanTag};
+use forward_support::*;
+use proptest::prelude::*;
+
+const NO_LOCAL: [u32; 0] = [];
+
+fn untagged(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x00][..])
+}
+
+/// Both checks of the module docs, for one frame and one adjacency.
+fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
+    let verdict = classify(frame, &NO_LOCAL[..]);
+    let fast = classify_fast(frame);
+    match verdict {
+        Verdict::Forward { dst } if untagged(frame) => prop_assert_eq!(fast, Some(dst)),
+        _ => prop_assert_eq!(fast, None, "classify said {:?}", verdict),
+    }
+    if let Verdict::Forward { .. } = verdict {
+        let l3 = if untagged(frame) { 14 } else { 18 };
+        let mut macs = [0; 12];
+        macs[..6].copy_from_slice(&adjacency.dst_mac.0);
+        macs[6..].copy_from_slice(&adjacency.src_mac.0);
+        let mut reference = frame.to_vec();
+        let outcome = rewrite(&mut reference, adjacency);
+        let mut fast = frame.to_vec();
+        let forwarded = rewrite_forwardable(&mut fast, l3, &macs, adjacency.mtu);
+        prop_assert_eq!(
+            forwarded,
+            outcome
+                == Outcome::Transmit {
+                    port: adjacency.port
+                },
+            "rewrite said {:?}",
+            outcome
+        );
+        if forwarded {
+            prop_assert_eq!(&fast, &reference);
+        } else {
+            prop_assert_eq!(&fast[..], frame, "not forwarded but modified");
+        }
+    }
+    // Any offset on any bytes: no panic, and a refusal leaves the frame alone.
+    for l3 in [0, 14, 18, 100] {
+        let mut buffer = frame.to_vec();
+        if !rewrite_forwardable(&mut buffer, l3, &[0xab; 12], adjacency.mtu) {
+            prop_assert_eq!(&buffer[..], frame);
+        }
+    }
+    Ok(())
+}
+
+fn unicast_addr() -> impl Strategy<Value = Ipv4Addr> {
+    (1u32..224)
+        .prop_filter("not loopback", |o| *o != 127)
+        .prop_flat_map(|first| (Just(first), any::<[u8; 3]>()))
+        .prop_map(|(first, rest)| Ipv4Addr::new(first as u8, rest[0], rest[1], rest[2]))
+}
+
+prop_compose! {
+    /// A valid, forwardable frame (untagged or tagged).
+    fn valid_spec()(
+        src in unicast_addr(),
+        dst in unicast_addr(),
+        ttl in 2u8..=255,
+        payload_len in 0usize..200,
+        padding in 0usize..8,
+        protocol in any::<u8>(),
+        ident in any::<u16>(),
+        dont_frag in any::<bool>(),
+        vlan in proptest::option::of((0u8..8, any::<bool>(), 0u16..4096)),
+    ) -> Spec {
+        Spec::default().with(|s| {
+            s.ip.src_addr = src;
+            s.ip.dst_addr = dst;
+            s.ip.ttl = ttl;
+            s.ip.payload_len = payload_len;
+            s.ip.protocol = IpProtocol(protocol);
+            s.ip.ident = ident;
+            s.ip.dont_frag = dont_frag;
+            s.padding = padding;
+            s.vlan = vlan.map(|(pcp, dei, vid)| VlanTag { pcp, dei, vid });
+        })
+    }
+}
+
+prop_compose! {
+    fn any_adjacency()(mtu in any::<u16>(), dst_mac in any::<[u8; 6]>(), src_mac in any::<[u8; 6]>()) -> Adjacency {
+        Adjacency { port: 3, dst_mac: EthernetAddress(dst_mac), src_mac: EthernetAddress(src_mac), mtu }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes(frame in proptest::collection::vec(any::<u8>(), 0..80), adjacency in any_adjacency()) {
+        check(&frame, &adjacency)?;
+    }
+
+    /// Arbitrary bytes behind an IPv4 ethertype and a 0x45 first byte.
+    #[test]
+    fn arbitrary_ipv4_ish(mut frame in proptest::collection::vec(any::<u8>(), 14..80), adjacency in any_adjacency()) {
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        if let Some(byte) = frame.get_mut(14) {
+            *byte = 0x45;
+        }
+        check(&frame, &adjacency)?;
+    }
+
+    #[test]
+    fn valid_frames(spec in valid_spec(), adjacency in any_adjacency()) {
+        check(&spec.build(), &adjacency)?;
+    }
+
+    /// Valid frames with a few bytes overwritten (or truncated).
+    #[test]
+    fn mutated_valid_frames(
+        spec in valid_spec(),
+        adjacency in any_adjacency(),
+        mutations in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        truncate in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut frame = spec.build();
+        for (at, value) in mutations {
+            let i = at.index(frame.len());
+            frame[i] = value;
+        }
+        if let Some(at) = truncate {
+            let len = at.index(frame.len() + 1);
+            frame.truncate(len);
+        }
+        check(&frame, &adjacency)?;
+    }
+
+    /// Valid frames with header bytes (the first 12 too) mutated and the checksum then
+    /// fixed, so every later check is reached.
+    #[test]
+    fn mutated_headers_with_fixed_checksum(
+        spec in valid_spec(),
+        adjacency in any_adjacency(),
+        mutations in proptest::collection::vec((0usize..20, any::<u8>()), 1..4),
+        mac_bit in any::<bool>(),
+    ) {
+        let mut frame = spec.build();
+        let l2 = spec.l2_len();
+        if mac_bit {
+            frame[0] |= 1;
+        }
+        for (at, value) in mutations {
+            if at != 10 && at != 11 {
+                frame[l2 + at] = value;
+            }
+        }
+        let header_len = (usize::from(frame[l2] & 0x0f) * 4).clamp(20, frame.len() - l2);
+        frame[l2 + 10] = 0;
+        frame[l2 + 11] = 0;
+        let sum = dataplane::wire::checksum::checksum(&frame[l2..l2 + header_len]);
+        frame[l2 + 10..l2 + 12].copy_from_slice(&sum.to_be_bytes());
+        check(&frame, &adjacency)?;
+    }
+}
+
+/// Boundary values in the fields the checks read (TTL, version/IHL, total length,
+/// first octets of the addresses, the group bit, the ethertype), checksum fixed after.
+#[test]
+fn boundary_fields() {
+    let octets = [0u8, 1, 126, 127, 128, 223, 224, 239, 240, 254, 255];
+    let mut cases: Vec<(usize, u8)> = Vec::new();
+    for ttl in 0..=3 {
+        cases.push((14 + 8, ttl));
+    }
+    for vihl in [0x44, 0x45, 0x46, 0x4f, 0x35, 0x55, 0x05] {
+        cases.push((14, vihl));
+    }
+    for octet in octets {
+        cases.push((14 + 12, octet));
+        cases.push((14 + 16, octet));
+    }
+    for len_lo in [0u8, 19, 20, 25, 26, 27, 45, 46, 47, 255] {
+        cases.push((14 + 3, len_lo));
+    }
+    for et in [0x00u8, 0x06, 0x08, 0x81, 0x86] {
+        cases.push((12, et));
+        cases.push((13, et));
+    }
+    for mac0 in [0x00u8, 0x01, 0x02, 0x03, 0xff] {
+        cases.push((0, mac0));
+    }
+    let adjacency = adjacency();
+    for padding in [0, 1, 20] {
+        let base = Spec::default().with(|s| s.padding = padding).build();
+        for &(at, value) in &cases {
+            for last in [0u8, 1, 255] {
+                let mut frame = base.clone();
+                frame[at] = value;
+                // A second byte of the same field for the address and length cases.
+                if at == 14 + 15 || at == 14 + 19 {
+                    frame[at] = last;
+                }
+                frame[24] = 0;
+                frame[25] = 0;
+                let ihl = (usize::from(frame[14] & 0x0f) * 4).clamp(20, frame.len() - 14);
+                let sum = dataplane::wire::checksum::checksum(&frame[14..14 + ihl]);
+                frame[24..26].copy_from_slice(&sum.to_be_bytes());
+                check(&frame, &adjacency).unwrap();
+            }
+        }
+    }
+}
+
+/// Every value of the checksum field of a few headers: the fast sum accepts exactly the
+/// values the reference accepts (including the two one's complement zeros).
+#[test]
+fn every_checksum_value() {
+    let specs = [
+        Spec::default(),
+        Spec::default().with(|s| {
+            s.ip.src_addr = Ipv4Addr::new(1, 0, 0, 0);
+            s.ip.dst_addr = Ipv4Addr::new(1, 0, 0, 1);
+            s.ip.ttl = 2;
+            s.ip.payload_len = 0;
+        }),
+        Spec::default().with(|s| {
+            s.ip.src_addr = Ipv4Addr::new(223, 255, 255, 255);
+            s.ip.dst_addr = Ipv4Addr::new(223, 255, 255, 254);
+            s.ip.ttl = 255;
+            s.ip.ident = 0xffff;
+            s.ip.payload_len = 1400;
+        }),
+    ];
+    let adjacency = adjacency();
+    for spec in specs {
+        let mut frame = spec.build();
+        let mut accepted = 0;
+        for value in 0..=u16::MAX {
+            frame[24..26].copy_from_slice(&value.to_be_bytes());
+            check(&frame, &adjacency).unwrap();
+            accepted += usize::from(classify_fast(&frame).is_some());
+        }
+        assert!(accepted >= 1, "the valid checksum is accepted");
+    }
+}
