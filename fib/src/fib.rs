@@ -425,8 +425,12 @@ impl Fib {
                 routes: e.refcount,
             });
         }
+        // State first, then the event: a listener that overflows on this very
+        // event is resynced from a snapshot taken inside `emit`, which must not
+        // hold the nexthop any more.
+        self.nexthops.remove(id, self.seq + 1);
         let seq = self.emit(EventKind::NexthopDel { id });
-        self.nexthops.remove(id, seq);
+        debug_assert_eq!(seq, self.seq);
         Ok(())
     }
 
@@ -651,11 +655,12 @@ impl Fib {
         self.groups.put(id);
         let e = *self.groups.get(id).expect("held group");
         if e.refcount == 0 {
-            let seq = self.emit(EventKind::GroupDel { id });
-            self.groups.remove(id, seq);
+            // State before the event, as in `del_nexthop`.
+            self.groups.remove(id, self.seq + 1);
             for m in e.nexthop.members() {
                 self.nexthops.put(m);
             }
+            self.emit(EventKind::GroupDel { id });
         }
     }
 

@@ -479,3 +479,24 @@ fn neighbour_resolution_follows_nexthops() {
         vec![(1, Ipv4Addr::new(192, 0, 2, 9), [2, 0, 0, 0, 0, 9])]
     );
 }
+
+/// A listener whose backlog overflows on the very event that deletes a nexthop is
+/// resynced from a snapshot taken at that event's seq: the snapshot must not hold
+/// the deleted nexthop (found by the churn proptest once groups were added).
+#[test]
+fn overflow_on_a_nexthop_delete_resyncs_without_the_deleted_nexthop() {
+    let mut fib = Fib::default();
+    let mut s = fib
+        .register(ListenerConfig::new("tiny").ring_capacity(2).max_backlog(1))
+        .unwrap();
+    let mut k = ReferenceSink::default();
+    drain(&mut fib, &mut s, &mut k);
+    let a = nh(&mut fib, 0, 1);
+    nh(&mut fib, 0, 2);
+    nh(&mut fib, 0, 3);
+    fib.del_nexthop(a).unwrap();
+    let status = fib.listeners();
+    assert_eq!(status[0].resyncs, 1, "the delete overflowed the backlog");
+    drain(&mut fib, &mut s, &mut k);
+    assert_in_step(&fib, &k);
+}

@@ -68,7 +68,20 @@ impl Churn {
         let table = TABLES[self.rng.random_range(0..2)];
         let proto = PROTOCOLS[self.rng.random_range(0..3)];
         let prefix = self.prefix();
-        let nh = self.nexthops[self.rng.random_range(0..self.nexthops.len())];
+        let mut nh = self.nexthops[self.rng.random_range(0..self.nexthops.len())];
+        if self.rng.random_range(0..5) == 0 {
+            // A multipath route: a group of 2 or 3 distinct nexthops (shared by
+            // every route over the same set, deleted with the last of them).
+            let n = self.rng.random_range(2..=3);
+            let mut members = Vec::new();
+            while members.len() < n {
+                let m = self.nexthops[self.rng.random_range(0..self.nexthops.len())];
+                if !members.contains(&m) {
+                    members.push(m);
+                }
+            }
+            nh = fib.group_for(&members).unwrap();
+        }
         let distance = self.rng.random_range(0..30);
         let route = Route::new(nh, proto).with_distance(distance);
         let r = match self.rng.random_range(0..100) {
@@ -96,8 +109,9 @@ impl Churn {
             _ => {
                 // Nexthop churn: replace one's gateway (every route follows).
                 let gw = Ipv4Addr::new(198, 51, 100, self.rng.random_range(1..255));
+                let plain = self.nexthops[self.rng.random_range(0..self.nexthops.len())];
                 fib.replace_nexthop(
-                    nh,
+                    plain,
                     Nexthop::Gateway {
                         port: 1,
                         gateway: gw,
