@@ -109,6 +109,8 @@ pub struct Router<B: Backend> {
     host_routes: BTreeSet<(PortId, Ipv4Addr)>,
     /// Hosts on connected subnets being resolved (so their /32 goes in once resolved).
     wanted_hosts: BTreeSet<(PortId, Ipv4Addr)>,
+    /// Frames waiting for a neighbour's MAC (egress port, neighbour): when punted, the frame.
+    pending: BTreeMap<(PortId, Ipv4Addr), Vec<(Instant, Vec<u8>)>>,
     counters: RouterCounters,
     listener_ring: usize,
     started: Instant,
@@ -117,6 +119,14 @@ pub struct Router<B: Backend> {
     /// Route sources (kernel mirror, FPM server) feeding requests in.
     sources: Vec<SourceHandle>,
 }
+
+/// Frames held per unresolved neighbour (Linux's default `unres_qlen` is 101; a few
+/// cover a flow's first packets without holding many buffers).
+const PENDING_PER_NEIGHBOUR: usize = 4;
+/// Neighbours with held frames at most (beyond: the frame is dropped, as before).
+const PENDING_NEIGHBOURS: usize = 256;
+/// How long a held frame may wait for its neighbour.
+const PENDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn not_found(what: impl Into<String>) -> ErrorReply {
     ErrorReply::new(ErrorKind::NotFound, what)
@@ -136,6 +146,7 @@ impl<B: Backend> Router<B> {
             next_core: 0,
             host_routes: BTreeSet::new(),
             wanted_hosts: BTreeSet::new(),
+            pending: BTreeMap::new(),
             counters: RouterCounters::default(),
             listener_ring,
             started: Instant::now(),
@@ -239,11 +250,23 @@ impl<B: Backend> Router<B> {
                 let actions =
                     self.slowpath
                         .handle(p.ingress, p.reason, p.egress_mtu, p.packet.data(), now);
+                // A frame waiting on ARP is held (copied) until its neighbour resolves.
+                let held = actions
+                    .iter()
+                    .any(|a| matches!(a, SlowAction::Resolve { .. }))
+                    .then(|| p.packet.data().to_vec());
                 drop(p);
                 for a in actions {
-                    self.slow_action(id, a, now);
+                    self.slow_action(id, a, held.as_deref(), now);
                 }
             }
+        }
+        if !self.pending.is_empty() {
+            // Held frames whose neighbour never answered go (ARP gives up sooner).
+            self.pending.retain(|_, frames| {
+                frames.retain(|(at, _)| now.saturating_duration_since(*at) < PENDING_MAX_AGE);
+                !frames.is_empty()
+            });
         }
         let actions = self.neighbours.tick(now);
         busy |= !actions.is_empty();
@@ -251,20 +274,23 @@ impl<B: Backend> Router<B> {
         busy
     }
 
-    fn slow_action(&mut self, core: u32, action: SlowAction, now: Instant) {
+    fn slow_action(&mut self, core: u32, action: SlowAction, frame: Option<&[u8]>, now: Instant) {
         match action {
             SlowAction::Send { port, frame } => self.inject(Some(core), port, &frame),
             SlowAction::Learned { port, addr, mac } => {
                 let a = self.neighbours.learned(port, addr, mac, now);
                 self.neighbour_actions(a, now);
             }
-            SlowAction::Resolve { port, dst } => self.resolve(port, dst, now),
+            SlowAction::Resolve { port, dst } => self.resolve(port, dst, frame, now),
         }
     }
 
     /// A packet to `dst` (received on `port`) is waiting on an unresolved neighbour:
     /// resolve the gateway of its route, or the host itself on a connected subnet.
-    fn resolve(&mut self, port: PortId, dst: Ipv4Addr, now: Instant) {
+    /// The frame (if given) is held and sent once the neighbour resolves, as Linux
+    /// queues packets on an incomplete neighbour: the first packet of a flow to a new
+    /// host is not lost (a TCP SYN would otherwise wait a second for its retry).
+    fn resolve(&mut self, port: PortId, dst: Ipv4Addr, frame: Option<&[u8]>, now: Instant) {
         let table = self
             .ports
             .get(port as usize)
@@ -280,8 +306,48 @@ impl<B: Backend> Router<B> {
             }
             _ => return,
         };
+        if let Some(f) = frame {
+            let key = (egress, target);
+            if self.pending.len() < PENDING_NEIGHBOURS || self.pending.contains_key(&key) {
+                let held = self.pending.entry(key).or_default();
+                if held.len() < PENDING_PER_NEIGHBOUR {
+                    held.push((now, f.to_vec()));
+                }
+            }
+        }
         let a = self.neighbours.resolve(egress, target, now);
         self.neighbour_actions(a, now);
+        // Already resolved (a core punted before it applied the MAC): send now.
+        if let Some(mac) = self.neighbours.mac(egress, target) {
+            self.send_pending(egress, target, mac);
+        }
+    }
+
+    /// Sends the frames held for a neighbour that now has a MAC: what the core would
+    /// have done (RFC 1812 TTL decrement, new MACs), for untagged frames that fit.
+    fn send_pending(&mut self, port: PortId, addr: Ipv4Addr, mac: EthernetAddress) {
+        let Some(frames) = self.pending.remove(&(port, addr)) else {
+            return;
+        };
+        let Some(meta) = self.ports.get(port as usize) else {
+            return;
+        };
+        let (src, mtu) = (meta.mac, usize::from(meta.mtu));
+        for (_, mut f) in frames {
+            // Untagged IPv4 with TTL > 1 (the core checked the header before it punted).
+            if f.len() < 34 || f[12..14] != [0x08, 0x00] || f.len() - 14 > mtu || f[22] <= 1 {
+                self.counters.injects_dropped += 1;
+                continue;
+            }
+            f[0..6].copy_from_slice(&mac.0);
+            f[6..12].copy_from_slice(&src.0);
+            f[22] -= 1;
+            // RFC 1624 incremental update: the TTL is the high byte of its word.
+            let sum = u32::from(u16::from_be_bytes([f[24], f[25]])) + 0x0100;
+            let sum = (sum & 0xffff) + (sum >> 16);
+            f[24..26].copy_from_slice(&(sum as u16).to_be_bytes());
+            self.inject(None, port, &f);
+        }
     }
 
     fn neighbour_actions(&mut self, actions: Vec<NeighbourAction>, _now: Instant) {
@@ -295,6 +361,7 @@ impl<B: Backend> Router<B> {
                 }
                 NeighbourAction::Resolved { port, addr, mac } => {
                     self.fib.set_neighbour(port, addr, Some(mac.0));
+                    self.send_pending(port, addr, mac);
                     if self.wanted_hosts.remove(&(port, addr))
                         || self.on_connected_subnet(port, addr)
                     {
@@ -303,6 +370,7 @@ impl<B: Backend> Router<B> {
                 }
                 NeighbourAction::Unresolved { port, addr } => {
                     self.fib.set_neighbour(port, addr, None);
+                    self.pending.remove(&(port, addr));
                     self.remove_host_route(port, addr);
                 }
             }
