@@ -172,6 +172,8 @@ pub fn parse_ping(text: &str) -> PingResult {
 /// A running lab. Drop removes everything it made.
 pub struct Lab {
     pub dir: PathBuf,
+    /// DPDK's runtime directory for fibred's EAL file prefix.
+    eal_dir: PathBuf,
     pub links: Vec<Link>,
     /// Namespace name per host key.
     namespaces: Vec<(&'static str, String)>,
@@ -196,6 +198,7 @@ impl Lab {
         let links = links(&tag);
         let mut lab = Lab {
             dir: dir.clone(),
+            eal_dir: PathBuf::from(format!("/var/run/dpdk/fibre-netns-{pid}-{k}")),
             namespaces: ["a", "b", "c"]
                 .iter()
                 .map(|h| (*h, format!("fibre-{pid}-{k}-{h}")))
@@ -572,6 +575,7 @@ impl Drop for Lab {
             eprintln!("---- fibred's log ----\n{}", self.log());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.eal_dir);
     }
 }
 
