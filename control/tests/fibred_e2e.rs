@@ -219,7 +219,27 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
     let (&(a, l), _) = routes.iter().nth(100).unwrap();
     d.ok(&["route", "del", &format!("{}/{l}", Ipv4Addr::from(a))]);
     routes.remove(&(a, l));
+    // A multipath route: both paths listed, each core resolves it to the group.
+    d.ok(&[
+        "route",
+        "add",
+        "100.64.0.0/10",
+        "via",
+        "198.51.100.2",
+        "via",
+        "198.51.100.3",
+    ]);
     d.converge();
+    let shown = d.json(&["route", "show", "root", "100.64.0.0/10"]);
+    assert_eq!(
+        shown["routes"][0]["via"].as_str(),
+        Some("nexthop via 198.51.100.2 dev p1 nexthop via 198.51.100.3 dev p1"),
+        "{shown}"
+    );
+    for core in ["0", "1"] {
+        let got = d.json(&["route", "get", "100.64.1.1", "core", core]);
+        assert_eq!(got["nexthop"]["kind"].as_str(), Some("multipath"), "{got}");
+    }
 
     // Every core answers from its own table, exactly as the reference does.
     let mut probes: Vec<u32> = (0..60)
@@ -267,6 +287,24 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
             "7",
         ],
         &["route", "add", "172.16.0.0/12", "via", "198.51.100.2"],
+        &[
+            "route",
+            "add",
+            "100.128.0.0/16",
+            "via",
+            "198.51.100.2",
+            "via",
+            "198.51.100.2",
+        ],
+        &[
+            "route",
+            "add",
+            "100.128.0.0/16",
+            "via",
+            "198.51.100.2",
+            "via",
+            "203.0.113.1",
+        ],
         &["route", "del", "203.0.113.0/24"],
         &["route", "get", "300.1.1.1"],
         &["route", "get", "10.1.1.1", "core", "9"],
