@@ -563,6 +563,12 @@ pub(crate) fn forward_burst<P: Packet>(
         Some(t) => t.lookup_bulk(&dst[..n], &mut nexthop[..n]),
         None => nexthop[..n].fill(NO_ROUTE),
     }
+    // A result that is a multipath group becomes the member this destination takes
+    // (per-destination load sharing: a hash of the destination address). One
+    // compare per packet, never true without multipath routes.
+    for (id, &d) in nexthop[..n].iter_mut().zip(&dst[..n]) {
+        *id = tables.select_path(*id, d.wrapping_mul(0x9e37_79b9));
+    }
 
     // 3. Per packet, in arrival order (TX order per port follows it): adjacency,
     // rewrite, TX burst; the rest out of line.
