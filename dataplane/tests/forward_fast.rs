@@ -254,3 +254,45 @@ fn every_checksum_value() {
         assert!(accepted >= 1, "the valid checksum is accepted");
     }
 }
+
+/// Every value of the checksum field with TTLs 0..=3 and 255, untagged and tagged:
+/// `rewrite_forwardable` writes the same bytes as `rewrite` (whose RFC 1624 update is
+/// `checksum::update_word`), or refuses exactly where `rewrite` does not transmit.
+#[test]
+fn rewrite_every_checksum_value() {
+    let adjacency = adjacency();
+    let mut macs = [0; 12];
+    macs[..6].copy_from_slice(&adjacency.dst_mac.0);
+    macs[6..].copy_from_slice(&adjacency.src_mac.0);
+    for vlan in [
+        None,
+        Some(VlanTag {
+            pcp: 1,
+            dei: false,
+            vid: 7,
+        }),
+    ] {
+        let spec = Spec::default().with(|s| s.vlan = vlan);
+        let l3 = spec.l2_len();
+        for ttl in [0u8, 1, 2, 3, 255] {
+            let mut frame = spec.build();
+            frame[l3 + 8] = ttl;
+            for value in 0..=u16::MAX {
+                frame[l3 + 10..l3 + 12].copy_from_slice(&value.to_be_bytes());
+                let mut reference = frame.clone();
+                let outcome = rewrite(&mut reference, &adjacency);
+                let mut fast = frame.clone();
+                let forwarded = rewrite_forwardable(&mut fast, l3, &macs, adjacency.mtu);
+                assert_eq!(
+                    forwarded,
+                    outcome
+                        == Outcome::Transmit {
+                            port: adjacency.port
+                        },
+                    "ttl {ttl} checksum {value:#06x}: {outcome:?}"
+                );
+                assert_eq!(fast, reference, "ttl {ttl} checksum {value:#06x}");
+            }
+        }
+    }
+}

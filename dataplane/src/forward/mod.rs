@@ -312,19 +312,21 @@ pub fn classify_fast(frame: &[u8]) -> Option<u32> {
         & (total_len >= ipv4::HEADER_LEN)
         & (total_len <= ip_bytes)
         & verify_fixed_header_native(header)
-        & !is_martian_source(src)
-        & is_unicast_forwardable(dst)
+        & !is_unforwardable_octet(src)
+        & !is_unforwardable_octet(dst)
         & (h[0] & 1 == 0)
         & (h[22] > 1);
     ok.then_some(dst)
 }
 
-/// Not 0/8, 127/8, 224/4 or 240/4 (which hold the limited broadcast): the destinations
-/// [`classify`] lets through to the lookup.
+/// Whether an address's first octet is 0, 127 or 224 and above: the sources
+/// [`is_martian_source`] refuses, and the destinations [`classify`] does not let through
+/// to the lookup (0/8, 127/8, 224/4, 240/4 with the limited broadcast). Branch-free:
+/// `octet - 1` wraps 0 to 255, so one unsigned compare covers 0 and 224..=255.
 #[inline(always)]
-const fn is_unicast_forwardable(dst: u32) -> bool {
-    let octet = first_octet(dst);
-    (octet != 0) & (octet != 127) & (octet < 224)
+const fn is_unforwardable_octet(addr: u32) -> bool {
+    let octet = first_octet(addr);
+    ((octet.wrapping_sub(1) & 0xff) >= 223) | (octet == 127)
 }
 
 /// [`verify_fixed_header`] over native-order 32-bit words, without the folds.
@@ -372,17 +374,17 @@ fn rewrite_at<const L3: usize>(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> b
     if (total_len > mtu) | (ttl <= 1) {
         return false;
     }
-    let old_word = u16::from_be_bytes([ttl, h[L3 + 9]]);
-    let new_word = old_word.wrapping_sub(0x0100);
-    let old_checksum = u16::from_be_bytes([h[L3 + 10], h[L3 + 11]]);
-    // RFC 1624 eqn. 3, as `checksum::update_word`, with its fold unrolled: three 16-bit
-    // terms sum below 2^18, two end-around carries bring that below 2^16.
-    let mut acc = u32::from(!old_checksum) + u32::from(!old_word) + u32::from(new_word);
-    acc = (acc & 0xffff) + (acc >> 16);
+    // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on the checksum and the TTL/protocol
+    // word both read little-endian (one's complement sums commute with the byte swap):
+    // there the TTL is the low byte, so m' = m - 1 (TTL >= 2: no borrow) and
+    // ~m + m' = 0xfffe whatever m is. ~HC + 0xfffe < 2^17: one end-around carry folds
+    // it. The same value `checksum::update_word` computes (tests/forward_fast.rs).
+    let old_checksum = u16::from_le_bytes([h[L3 + 10], h[L3 + 11]]);
+    let mut acc = u32::from(!old_checksum) + 0xfffe;
     acc = (acc & 0xffff) + (acc >> 16);
     let new_checksum = !(acc as u16);
     h[L3 + 8] = ttl - 1;
-    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_be_bytes());
+    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_le_bytes());
     h[..12].copy_from_slice(macs);
     true
 }
