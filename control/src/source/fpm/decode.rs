@@ -158,7 +158,7 @@ fn decode_route(del: bool, body: &[u8]) -> Result<Message, Skip> {
     if family != AF_INET {
         return Err(Skip::Family(family));
     }
-    let msg = RouteMessage::parse(&body).map_err(|e| malformed(format!("rtmsg: {e}")))?;
+    let msg = RouteMessage::parse(body).map_err(|e| malformed(format!("rtmsg: {e}")))?;
     if msg.header.address_family != AddressFamily::Inet {
         return Err(Skip::Family(family));
     }
@@ -318,7 +318,7 @@ pub mod build {
         out.extend(((value.len() + 4) as u16).to_ne_bytes());
         out.extend(kind.to_ne_bytes());
         out.extend(value);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
@@ -332,7 +332,7 @@ pub mod build {
         out.extend(0u32.to_ne_bytes());
         out.extend(0u32.to_ne_bytes());
         out.extend(body);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
         out

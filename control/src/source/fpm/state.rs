@@ -225,12 +225,11 @@ impl FpmState {
                 Some(NexthopObject::Group(members)) => {
                     let mut gws = Vec::new();
                     for m in members {
-                        match self.nexthops.get(m) {
-                            Some(NexthopObject::Gateway(g)) => gws.push(*g),
-                            // A member zebra has not sent, or one with no IPv4
-                            // gateway, carries nothing fibre can use; the rest still
-                            // forward.
-                            _ => {}
+                        // A member zebra has not sent, or one with no IPv4
+                        // gateway, carries nothing fibre can use; the rest still
+                        // forward.
+                        if let Some(NexthopObject::Gateway(g)) = self.nexthops.get(m) {
+                            gws.push(*g);
                         }
                     }
                     if gws.is_empty() {

@@ -69,7 +69,10 @@ fn dump(s: &mut TcpStream, routes: &[(&str, u32)]) {
             .map(|(p, id)| build::route(false, p, &Via::Object(*id))),
     );
     // One frame per message, written in uneven pieces.
-    let bytes: Vec<u8> = msgs.iter().flat_map(|m| frame(&[m.clone()])).collect();
+    let bytes: Vec<u8> = msgs
+        .iter()
+        .flat_map(|m| frame(std::slice::from_ref(m)))
+        .collect();
     for piece in bytes.chunks(37) {
         s.write_all(piece).unwrap();
     }
