@@ -660,4 +660,8 @@ impl<'p> Port for PortQueue<'p> {
     fn counters(&self) -> PortCounters {
         self.counters
     }
+
+    fn set_count_bytes(&mut self, on: bool) {
+        PortQueue::set_count_bytes(self, on);
+    }
 }

@@ -99,6 +99,15 @@ pub trait Port {
 
     /// This handle's own counters.
     fn counters(&self) -> PortCounters;
+
+    /// Turns this handle's byte counters ([`PortCounters::rx_bytes`] and `tx_bytes`)
+    /// on or off; on unless turned off. Off, they stay where they were and a burst
+    /// costs no per-packet length read (the device's own byte counts, where it has
+    /// them, are kept either way). Backends for which counting costs nothing may
+    /// ignore it (the default does).
+    fn set_count_bytes(&mut self, on: bool) {
+        let _ = on;
+    }
 }
 
 /// A fixed-capacity burst of owned packets, kept on the caller's stack.

@@ -87,6 +87,12 @@ pub struct CoreConfig {
     /// Sizing of the core's DIR-24-8 tables.
     pub dir24: Dir24Config,
     pub idle: IdlePolicy,
+    /// Whether the core's port handles count bytes; on by default (the handles' own
+    /// setting is left alone). Off, the core turns it off ([`Port::set_count_bytes`]):
+    /// that saves a per-packet length read on RX and on TX (DPDK queues) and
+    /// leaves the per-port `rx_bytes`/`tx_bytes` of [`CoreStats`] at 0; the devices'
+    /// own byte counters are unaffected.
+    pub count_port_bytes: bool,
 }
 
 impl CoreConfig {
@@ -100,6 +106,7 @@ impl CoreConfig {
             inject_ring: 1024,
             dir24: Dir24Config::default(),
             idle: IdlePolicy::Spin,
+            count_port_bytes: true,
         }
     }
 
@@ -130,6 +137,11 @@ impl CoreConfig {
 
     pub fn idle(mut self, idle: IdlePolicy) -> Self {
         self.idle = idle;
+        self
+    }
+
+    pub fn count_port_bytes(mut self, on: bool) -> Self {
+        self.count_port_bytes = on;
         self
     }
 }
@@ -200,7 +212,7 @@ impl<P: Port> ForwardingCore<P> {
     /// `Fib::register`). Returns the core and the control plane's handle on it.
     pub fn new(
         config: CoreConfig,
-        ports: Vec<P>,
+        mut ports: Vec<P>,
         subscription: Subscription,
     ) -> Result<(Self, CoreHandle<P::Packet>), CoreError> {
         let core = config.name.clone();
@@ -242,6 +254,11 @@ impl<P: Port> ForwardingCore<P> {
             Arc::clone(subscription.shared()),
             Arc::clone(&queries),
         );
+        if !config.count_port_bytes {
+            for port in &mut ports {
+                port.set_count_bytes(false);
+            }
+        }
         let n = ports.len();
         let core = ForwardingCore {
             name,
