@@ -502,6 +502,9 @@ impl Mirror {
             NLMSG_OVERRUN => self.on_overflow(now),
             RTM_NEWROUTE | RTM_DELROUTE => match RouteMessage::parse(payload) {
                 Ok(msg) => {
+                    if self.dump.is_some() && !ours {
+                        SourceStatus::bump(&self.counters.changes_during_dump);
+                    }
                     if kind == RTM_NEWROUTE {
                         self.on_new(&msg, flags, ours);
                     } else {
@@ -513,16 +516,17 @@ impl Mirror {
                     tracing::warn!(error = %e, "malformed route message ignored");
                 }
             },
-            RTM_NEWLINK | RTM_DELLINK | RTM_DELADDR => {
-                // The kernel flushes routes through a link that goes down or loses
-                // its addresses without an RTM_DELROUTE for each: dump again.
-                if kind != RTM_DELADDR || payload.first() == Some(&(libc::AF_INET as u8)) {
-                    SourceStatus::bump(&self.counters.link_events);
-                    self.schedule(now + LINK_REDUMP_DELAY);
-                }
-            }
+            // The kernel flushes routes through a link that goes down or loses its
+            // addresses without an RTM_DELROUTE for each: dump again.
+            RTM_NEWLINK | RTM_DELLINK => self.link_event(now),
+            RTM_DELADDR if payload.first() == Some(&(libc::AF_INET as u8)) => self.link_event(now),
             _ => {}
         }
+    }
+
+    fn link_event(&mut self, now: Instant) {
+        SourceStatus::bump(&self.counters.link_events);
+        self.schedule(now + LINK_REDUMP_DELAY);
     }
 
     /// `RTM_NEWROUTE`: a dump part (`dump_part`) or an add/replace notification.

@@ -72,6 +72,8 @@ pub struct KernelCounters {
     pub link_events: AtomicU64,
     /// Times the socket was reopened after an error.
     pub reopens: AtomicU64,
+    /// Route notifications that arrived while a dump was under way.
+    pub changes_during_dump: AtomicU64,
 }
 
 /// Starts mirroring the configured kernel table.
