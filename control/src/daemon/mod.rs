@@ -95,6 +95,10 @@ pub struct RouterCounters {
     pub injects_dropped: u64,
 }
 
+/// A frame punted `unresolved`, held until its neighbour resolves: when it was
+/// punted, and the frame.
+type HeldFrame = (Instant, Vec<u8>);
+
 /// The daemon's state.
 pub struct Router<B: Backend> {
     fib: Fib,
@@ -109,8 +113,8 @@ pub struct Router<B: Backend> {
     host_routes: BTreeSet<(PortId, Ipv4Addr)>,
     /// Hosts on connected subnets being resolved (so their /32 goes in once resolved).
     wanted_hosts: BTreeSet<(PortId, Ipv4Addr)>,
-    /// Frames waiting for a neighbour's MAC (egress port, neighbour): when punted, the frame.
-    pending: BTreeMap<(PortId, Ipv4Addr), Vec<(Instant, Vec<u8>)>>,
+    /// Frames waiting for a neighbour's MAC (egress port, neighbour).
+    pending: BTreeMap<(PortId, Ipv4Addr), Vec<HeldFrame>>,
     counters: RouterCounters,
     listener_ring: usize,
     started: Instant,
