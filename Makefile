@@ -39,8 +39,13 @@ test: deps data
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace $(DPDK_FEATURES)
 	FIBRE_DATA=$(CURDIR)/$(DATA) FIBRE_EXHAUSTIVE=1 $(CARGO) test --release -p fib --test dir24_exhaustive
 
+# The criterion suites (with DPDK's rte_lpm/rte_fib in the same process), then fibred
+# end to end against testpmd and l3fwd, route churn under load, and the figures in
+# docs/BENCHMARKS.md (scripts/bench-forward, ~15 min; BENCH_FORWARD="QUICK=1" for ~3).
+BENCH_FORWARD ?=
 bench: deps data
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) bench --workspace $(DPDK_FEATURES)
+	env $(BENCH_FORWARD) CARGO=$(CARGO) scripts/bench-forward
 
 clean:
 	$(CARGO) clean
