@@ -36,10 +36,12 @@
 mod counters;
 mod pipeline;
 mod rings;
+mod spare;
 
 pub use counters::{CoreCounters, CoreStats, PortStats};
 pub use pipeline::PortSetup;
 pub use rings::{CoreHandle, Injected, Punted, RouteAnswer, RouteQuery};
+pub use spare::{SpareRx, MAX_ADOPTED};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -193,6 +195,14 @@ pub struct ForwardingCore<P: Port> {
     local: LocalCounters,
     port_counters: Vec<PortCounters>,
     queries: Arc<rings::QueryRings>,
+    /// Spare queues offered to this core, and those it polls (receive only).
+    spare: Arc<SpareRx<P>>,
+    adopted: Vec<(u16, P)>,
+    spare_rx: Burst<P::Packet>,
+    spare_parsed: Parsed,
+    /// What queues this core polled and gave back had counted, per port.
+    spare_counted: Vec<PortCounters>,
+    count_port_bytes: bool,
 }
 
 impl<P: Port> core::fmt::Debug for ForwardingCore<P> {
@@ -279,6 +289,12 @@ impl<P: Port> ForwardingCore<P> {
             counters,
             local: LocalCounters::default(),
             queries,
+            spare: Arc::new(SpareRx::default()),
+            adopted: Vec::with_capacity(MAX_ADOPTED),
+            spare_rx: Burst::new(),
+            spare_parsed: Parsed::new(),
+            spare_counted: vec![PortCounters::default(); n],
+            count_port_bytes: config.count_port_bytes,
         };
         Ok((core, handle))
     }
@@ -301,6 +317,17 @@ impl<P: Port> ForwardingCore<P> {
     /// The published counters (same as the handle's).
     pub fn counters(&self) -> &Arc<CoreCounters> {
         &self.counters
+    }
+
+    /// Where the daemon offers this core spare queues to poll, and takes them back
+    /// (see [`SpareRx`]).
+    pub fn spare_rx(&self) -> Arc<SpareRx<P>> {
+        Arc::clone(&self.spare)
+    }
+
+    /// Spare queues this core polls now, by FIB port.
+    pub fn adopted_ports(&self) -> Vec<u16> {
+        self.adopted.iter().map(|(p, _)| *p).collect()
     }
 
     /// The port handles, in FIB port order.
@@ -330,6 +357,10 @@ impl<P: Port> ForwardingCore<P> {
         local.applied_seq = self.subscription.applied_seq();
         local.in_sync = self.tables.is_complete();
 
+        if self.spare.pending() {
+            self.serve_spare();
+        }
+        let local = &mut self.local;
         let mut work = 0;
         if local.in_sync {
             let ctx = PipelineContext {
@@ -375,6 +406,24 @@ impl<P: Port> ForwardingCore<P> {
                     transmit_all(&mut self.ports, &mut self.tx);
                 }
             }
+            // Spare queues this core adopted: one burst each, forwarded likewise.
+            for (port, queue) in self.adopted.iter_mut() {
+                if queue.rx_burst(&mut self.spare_rx) == 0 {
+                    continue;
+                }
+                work += self.spare_rx.len();
+                classify_burst(&ctx, *port, &mut self.spare_rx, &mut self.spare_parsed);
+                forward_burst(
+                    &ctx,
+                    *port,
+                    &mut self.spare_rx,
+                    &mut self.spare_parsed,
+                    &mut self.adjacencies,
+                    &mut self.tx,
+                    local,
+                );
+                transmit_all(&mut self.ports, &mut self.tx);
+            }
         }
         work += self.drain_injects();
         self.answer_queries();
@@ -382,8 +431,48 @@ impl<P: Port> ForwardingCore<P> {
         for (snapshot, port) in self.port_counters.iter_mut().zip(&self.ports) {
             *snapshot = port.counters();
         }
+        if !self.adopted.is_empty() || self.spare_counted.iter().any(|c| c.rx_packets > 0) {
+            self.count_spares();
+        }
         self.counters.publish(&self.local, &self.port_counters);
         work
+    }
+
+    /// Gives adopted queues back, or adopts offered ones (off the fast path: only
+    /// when the daemon asked something).
+    #[cold]
+    #[inline(never)]
+    fn serve_spare(&mut self) {
+        if self.spare.take_release() {
+            for (port, queue) in self.adopted.drain(..) {
+                add_counters(
+                    &mut self.spare_counted[usize::from(port)],
+                    &queue.counters(),
+                );
+            }
+            self.spare.ack_release();
+        }
+        let before = self.adopted.len();
+        self.spare.adopt_into(&mut self.adopted);
+        if !self.count_port_bytes {
+            for (_, queue) in &mut self.adopted[before..] {
+                queue.set_count_bytes(false);
+            }
+        }
+    }
+
+    /// Adds what spare queues received to their ports' published counters.
+    #[cold]
+    #[inline(never)]
+    fn count_spares(&mut self) {
+        for (snapshot, counted) in self.port_counters.iter_mut().zip(&self.spare_counted) {
+            add_counters(snapshot, counted);
+        }
+        for (port, queue) in &self.adopted {
+            if let Some(snapshot) = self.port_counters.get_mut(usize::from(*port)) {
+                add_counters(snapshot, &queue.counters());
+            }
+        }
     }
 
     /// Answers a few route queries from the serving tables (`route get ... core N`).
@@ -451,8 +540,21 @@ impl<P: Port> ForwardingCore<P> {
                 }
             }
         }
+        // Spare queues go with the core: drop them now, so the daemon can hand
+        // them to another core while this one's thread winds down.
+        self.adopted.clear();
+        self.spare.gone();
         tracing::info!(core = %self.name, "forwarding core stopped");
     }
+}
+
+fn add_counters(into: &mut PortCounters, c: &PortCounters) {
+    into.rx_packets += c.rx_packets;
+    into.rx_bytes += c.rx_bytes;
+    into.tx_packets += c.tx_packets;
+    into.tx_bytes += c.tx_bytes;
+    into.tx_dropped += c.tx_dropped;
+    into.alloc_failed += c.alloc_failed;
 }
 
 impl<P> ForwardingCore<P>
