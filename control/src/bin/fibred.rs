@@ -12,9 +12,9 @@ use control::daemon::journal::{Journal, JournalWriter};
 use control::daemon::{Backend, LinkState, PortMeta, Router};
 use control::proto::{self, AddrSpec, NeighSpec, PortRef, Request, RouteSpec, RouteTarget};
 use control::server::Server;
-use dataplane::dpdk::{Eal, EthPort, Mbuf, PortConfig as DpdkPortConfig};
+use dataplane::dpdk::{Eal, EthPort, Mbuf, PortConfig as DpdkPortConfig, PortQueue};
 use dataplane::wire::ethernet::EthernetAddress;
-use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy, PortSetup};
+use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy, PortSetup, SpareRx};
 use fib::dir24::Dir24Config;
 use fib::{Fib, FibConfig, PortId, Protocol, Subscription, TableId};
 use std::collections::HashMap;
@@ -110,6 +110,10 @@ struct DpdkBackend<'scope, 'env, 'eal> {
     ports: &'env [EthPort<'eal>],
     /// Queue index of each running core, its stop flag and thread.
     running: HashMap<u32, (u16, Arc<AtomicBool>, ScopedJoinHandle<'scope, ()>)>,
+    /// Each running core's spare-queue hand-over.
+    spares: HashMap<u32, Arc<SpareRx<PortQueue<'env>>>>,
+    /// The core polling the spare queues, if any.
+    spare_holder: Option<u32>,
     queues: u16,
     dir24: Dir24Config,
     fib_budget: usize,
@@ -152,6 +156,91 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
         setups: Vec<PortSetup>,
         subscription: Subscription,
     ) -> Result<CoreHandle<Mbuf<'env>>, String> {
+        // The new core may take the spare queue pair: get it back from the core
+        // polling it first, and offer what is left spare afterwards.
+        self.reclaim_spares()?;
+        let started = self.start_core_on_free_queue(id, cpu, setups, subscription);
+        self.offer_spares();
+        started
+    }
+
+    fn stop_core(&mut self, id: u32) -> Result<(), String> {
+        self.reclaim_spares()?;
+        self.spares.remove(&id);
+        let (_, stop, thread) = self
+            .running
+            .remove(&id)
+            .ok_or_else(|| format!("no core {id}"))?;
+        stop.store(true, Ordering::Release);
+        let joined = thread.join().map_err(|_| format!("core {id} panicked"));
+        self.offer_spares();
+        joined
+    }
+}
+
+impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
+    /// Asks the core polling the spare queues to drop them, and waits (briefly: it
+    /// answers between bursts) until it has.
+    fn reclaim_spares(&mut self) -> Result<(), String> {
+        let Some(holder) = self.spare_holder.take() else {
+            return Ok(());
+        };
+        let Some(spare) = self.spares.get(&holder) else {
+            return Ok(());
+        };
+        spare.request_release();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !spare.released() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "core {holder} did not give the spare queues back within 2 s"
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(())
+    }
+
+    /// Offers every queue no core owns to the running core with the lowest id, so
+    /// flows a device spreads onto them (RSS, tap) are forwarded, not lost.
+    fn offer_spares(&mut self) {
+        let Some(&holder) = self.running.keys().min() else {
+            return;
+        };
+        let Some(spare) = self.spares.get(&holder) else {
+            return;
+        };
+        let used: Vec<u16> = self.running.values().map(|(q, _, _)| *q).collect();
+        let mut offered = 0;
+        for q in (0..self.queues).filter(|q| !used.contains(q)) {
+            for (port, p) in self.ports.iter().enumerate() {
+                match p.queue(q) {
+                    Ok(handle) => {
+                        if spare.offer(port as u16, handle).is_ok() {
+                            offered += 1;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "spare queue not offered"),
+                }
+            }
+        }
+        if offered > 0 {
+            self.spare_holder = Some(holder);
+            tracing::debug!(
+                core = holder,
+                queues = offered,
+                "spare queues polled by core"
+            );
+        }
+    }
+
+    fn start_core_on_free_queue(
+        &mut self,
+        id: u32,
+        cpu: Option<usize>,
+        setups: Vec<PortSetup>,
+        subscription: Subscription,
+    ) -> Result<CoreHandle<Mbuf<'env>>, String> {
         let used: Vec<u16> = self.running.values().map(|(q, _, _)| *q).collect();
         let queue = (0..self.queues)
             .find(|q| !used.contains(q))
@@ -176,6 +265,7 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
         }
         let (mut core, handle) =
             ForwardingCore::new(config, handles, subscription).map_err(|e| e.to_string())?;
+        self.spares.insert(id, core.spare_rx());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let eal = self.eal;
@@ -188,15 +278,6 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
             .map_err(|e| format!("cannot start core thread: {e}"))?;
         self.running.insert(id, (queue, stop, thread));
         Ok(handle)
-    }
-
-    fn stop_core(&mut self, id: u32) -> Result<(), String> {
-        let (_, stop, thread) = self
-            .running
-            .remove(&id)
-            .ok_or_else(|| format!("no core {id}"))?;
-        stop.store(true, Ordering::Release);
-        thread.join().map_err(|_| format!("core {id} panicked"))
     }
 }
 
@@ -322,6 +403,8 @@ fn run(cfg: Config) -> Result<()> {
             eal: eal_ref,
             ports: ports_ref,
             running: HashMap::new(),
+            spares: HashMap::new(),
+            spare_holder: None,
             queues,
             dir24,
             fib_budget: 16_384,
