@@ -39,10 +39,11 @@ fn run(cmd: &mut Command) -> String {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    /// A lab named after the process and `tag` (tests of one file run at once).
+    fn new(tag: &str) -> Lab {
         let pid = std::process::id();
-        let ns = format!("fibre-fpm-{pid}");
-        let dir = std::env::temp_dir().join(format!("fibre-fpm-{pid}"));
+        let ns = format!("fibre-fpm-{pid}-{tag}");
+        let dir = std::env::temp_dir().join(format!("fibre-fpm-{pid}-{tag}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let lab = Lab {
@@ -186,9 +187,10 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 
-    fn start_fibred(&mut self) {
+    /// fibred in the lab's namespace with the FPM server, plus `extra` config.
+    fn start_fibred(&mut self, extra: &str) {
         let cfg = format!(
-            r#"eal = ["--no-huge", "-m", "512", "--no-pci", "--file-prefix=fpm{pid}", "-l", "0", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1"]
+            r#"eal = ["--no-huge", "-m", "512", "--no-pci", "--file-prefix={ns}", "-l", "0", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1"]
 control_socket = "{dir}/fibred.sock"
 
 [cores]
@@ -209,8 +211,8 @@ addr = "198.51.100.1/24"
 
 [fpm]
 listen = "127.0.0.1:2620"
-"#,
-            pid = std::process::id(),
+{extra}"#,
+            ns = self.ns,
             dir = self.dir.display()
         );
         std::fs::write(self.path("fibred.toml"), cfg).unwrap();
@@ -403,8 +405,8 @@ const UNCHANGED: [&str; 4] = ["0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.9.0.
 #[test]
 fn fibre_follows_zebra_across_a_restart() {
     let t_start = Instant::now();
-    let mut lab = Lab::new();
-    lab.start_fibred();
+    let mut lab = Lab::new("restart");
+    lab.start_fibred("");
     lab.start_frr(STATICS_1);
 
     let first = expect_table(&[
@@ -539,4 +541,122 @@ fn gateways_are_read_from_route_words() {
         zebra_table(&z),
         expect_table(&[("10.0.0.0/8", "192.0.2.10"), ("10.9.0.0/16", "blackhole")])
     );
+}
+
+/// The installed route of `prefix` and every source's route for it, as
+/// (protocol, gateways or target, installed), in the order `route show` gives.
+fn sources_of(dir: &Path, prefix: &str) -> Vec<(String, String, bool)> {
+    let Some(v) = ctl(dir, &["route", "show", "root", prefix]) else {
+        return Vec::new();
+    };
+    v["routes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r["prefix"] == prefix)
+        .map(|r| {
+            let via = r["via"].as_str().unwrap_or_default();
+            let g = gateways_in(via);
+            (
+                r["protocol"].as_str().unwrap_or_default().to_string(),
+                if g.is_empty() {
+                    via.to_string()
+                } else {
+                    g.join(",")
+                },
+                r["installed"] == true,
+            )
+        })
+        .collect()
+}
+
+/// Waits until `route show` for `prefix` is exactly `want`.
+fn await_sources(lab: &Lab, prefix: &str, want: &[(&str, &str, bool)]) {
+    let want: Vec<(String, String, bool)> = want
+        .iter()
+        .map(|(p, g, i)| (p.to_string(), g.to_string(), *i))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = sources_of(&lab.dir, prefix);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{prefix}: want {want:?}, got {got:?}\nsources {}\nfibred log:\n{}",
+            ctl(&lab.dir, &["source", "show"]).unwrap_or_default(),
+            lab.file("fibred.out")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Static, kernel and FRR routes for the same prefixes: the lowest administrative
+/// distance is installed (static 1, kernel 5, frr 20), `route show` names every
+/// route's source, and when the installed one goes the next best takes over.
+#[test]
+fn static_kernel_and_frr_routes_are_arbitrated_by_distance() {
+    let mut lab = Lab::new("arbitration");
+    // Kernel routes in table 100 of the lab's namespace (zebra installs its own
+    // routes in main: those are not mirrored).
+    for args in [
+        "route add 10.77.0.0/16 via 192.0.2.5 table 100",
+        "route add 10.78.0.0/16 via 192.0.2.5 table 100",
+    ] {
+        run(Command::new("ip")
+            .args(["-n", &lab.ns])
+            .args(args.split(' ')));
+    }
+    lab.start_fibred(
+        r#"
+[kernel]
+table = 100
+
+[[route]]
+prefix = "10.77.0.0/16"
+via = "198.51.100.2"
+"#,
+    );
+    lab.start_frr(
+        "ip route 10.77.0.0/16 192.0.2.9\nip route 10.78.0.0/16 192.0.2.9\nip route 10.79.0.0/16 192.0.2.9\n",
+    );
+    await_sources(
+        &lab,
+        "10.77.0.0/16",
+        &[
+            ("static", "198.51.100.2", true),
+            ("kernel", "192.0.2.5", false),
+            ("frr", "192.0.2.9", false),
+        ],
+    );
+    await_sources(
+        &lab,
+        "10.78.0.0/16",
+        &[("kernel", "192.0.2.5", true), ("frr", "192.0.2.9", false)],
+    );
+    await_sources(&lab, "10.79.0.0/16", &[("frr", "192.0.2.9", true)]);
+    let sources = ctl(&lab.dir, &["source", "show"]).unwrap();
+    for s in sources.as_array().unwrap() {
+        assert_eq!(s["connected"], true, "{sources}");
+        assert_eq!(s["refused"], 0, "{sources}");
+    }
+
+    // The installed route goes: the next best is promoted, the others stay.
+    assert!(ctl(&lab.dir, &["route", "del", "10.77.0.0/16"]).is_some());
+    await_sources(
+        &lab,
+        "10.77.0.0/16",
+        &[("kernel", "192.0.2.5", true), ("frr", "192.0.2.9", false)],
+    );
+    run(Command::new("ip")
+        .args(["-n", &lab.ns])
+        .args("route del 10.78.0.0/16 table 100".split(' ')));
+    await_sources(&lab, "10.78.0.0/16", &[("frr", "192.0.2.9", true)]);
+    // A core forwards with what won: 10.78/16 now goes to FRR's gateway.
+    let got = ctl(&lab.dir, &["route", "get", "10.78.1.1", "core", "0"]).unwrap();
+    assert_eq!(got["nexthop"]["gateway"], "192.0.2.9", "{got}");
+    lab.stop_frr();
+    lab.stop("fibred");
 }
