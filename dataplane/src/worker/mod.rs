@@ -593,13 +593,11 @@ fn transmit_all<P: Port>(ports: &mut [P], tx: &mut [Burst<P::Packet>]) {
 
 /// Pins the calling thread to `cpu` if this machine has it.
 fn pin_current_thread(cpu: usize) -> bool {
-    let Some(ids) = core_affinity::get_core_ids() else {
-        return false;
-    };
-    match ids.into_iter().find(|c| c.id == cpu) {
-        Some(id) => core_affinity::set_for_current(id),
-        None => false,
-    }
+    // Straight to the CPU asked for, not only among the CPUs this thread inherited:
+    // EAL pins the daemon's main thread to its main lcore and threads spawned from
+    // it inherit that mask, so a core configured on another CPU would never be
+    // pinned. The kernel itself refuses a CPU that is offline or outside the cpuset.
+    core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
 }
 
 /// A core running on its own thread.
