@@ -412,7 +412,7 @@ impl<P: Port> ForwardingCore<P> {
                     continue;
                 }
                 work += self.spare_rx.len();
-                classify_burst(&ctx, *port, &mut self.spare_rx, &mut self.spare_parsed);
+                classify_burst(&ctx, *port, &self.spare_rx, &mut self.spare_parsed);
                 forward_burst(
                     &ctx,
                     *port,
