@@ -771,6 +771,9 @@ pub struct FibStatus {
     pub prefixes: usize,
     pub nexthops: usize,
     pub nexthop_ids_pending: usize,
+    /// Multipath groups.
+    #[serde(default)]
+    pub groups: usize,
     /// The lowest applied seq of all active listeners.
     pub watermark: u64,
     pub listeners: Vec<ListenerInfo>,
@@ -786,6 +789,7 @@ impl FibStatus {
             prefixes: s.prefixes,
             nexthops: s.nexthops,
             nexthop_ids_pending: s.nexthop_ids_pending,
+            groups: s.groups,
             watermark: fib.watermark(),
             listeners: fib.listeners().iter().map(ListenerInfo::from).collect(),
         }

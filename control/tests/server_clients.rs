@@ -55,6 +55,7 @@ fn handler(count: &mut u64) -> impl FnMut(control::server::ClientId, Request) ->
                 prefixes: 0,
                 nexthops: 0,
                 nexthop_ids_pending: 0,
+                groups: 0,
                 watermark: 0,
                 listeners: vec![],
             })),

@@ -808,8 +808,8 @@ fn print_reply(reply: &Reply) {
         Reply::CoreAdded(c) => println!("core {} started (cpu {})", c.id, opt(&c.cpu)),
         Reply::FibStatus(s) => {
             println!(
-                "seq {}  watermark {}  tables {}  prefixes {}  nexthops {}  nexthop ids pending {}",
-                s.seq, s.watermark, s.tables, s.prefixes, s.nexthops, s.nexthop_ids_pending
+                "seq {}  watermark {}  tables {}  prefixes {}  nexthops {}  nexthop ids pending {}  groups {}",
+                s.seq, s.watermark, s.tables, s.prefixes, s.nexthops, s.nexthop_ids_pending, s.groups
             );
             let rows: Vec<Vec<String>> = s
                 .listeners
