@@ -73,6 +73,10 @@ pub struct CoresConfig {
     /// idle iteration): for machines where cores share CPUs with other work, such as
     /// tests and demos. Production cores spin (the default).
     pub yield_when_idle: bool,
+    /// Cores count bytes per port (`stats`' per-core `rx_bytes`/`tx_bytes`): a
+    /// read of every packet's length on receive and transmit. Off saves it; the
+    /// devices' own byte counts (`link show`) are kept either way.
+    pub count_bytes: bool,
 }
 
 /// FIB limits; `None` keeps the built-in default.
@@ -335,6 +339,8 @@ struct RawCores {
     burst: Option<Spanned<u32>>,
     #[serde(default)]
     idle: Option<Spanned<String>>,
+    #[serde(default)]
+    count_bytes: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -733,6 +739,7 @@ impl Validator<'_> {
                 tx_ring: 1024,
                 burst: 32,
                 yield_when_idle: false,
+                count_bytes: true,
             });
         };
         let span = raw.span();
@@ -818,6 +825,7 @@ impl Validator<'_> {
             tx_ring: ring(raw.tx_ring, "tx_ring")?,
             burst,
             yield_when_idle,
+            count_bytes: raw.count_bytes.unwrap_or(true),
         })
     }
 

@@ -118,6 +118,7 @@ struct DpdkBackend<'scope, 'env, 'eal> {
     dir24: Dir24Config,
     fib_budget: usize,
     idle: IdlePolicy,
+    count_bytes: bool,
 }
 
 impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'eal> {
@@ -259,7 +260,8 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
         let mut config = CoreConfig::new(format!("core{id}"), setups)
             .fib_budget(self.fib_budget)
             .dir24(self.dir24)
-            .idle(self.idle);
+            .idle(self.idle)
+            .count_port_bytes(self.count_bytes);
         if let Some(c) = cpu {
             config = config.cpu(c);
         }
@@ -408,6 +410,7 @@ fn run(cfg: Config) -> Result<()> {
             queues,
             dir24,
             fib_budget: 16_384,
+            count_bytes: cfg.cores.count_bytes,
             idle: if cfg.cores.yield_when_idle {
                 IdlePolicy::Yield
             } else {
