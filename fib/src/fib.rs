@@ -889,6 +889,15 @@ impl Fib {
         self.groups.reclaim(w);
     }
 
+    /// Whether some active listener still has events the FIB could not push into
+    /// its ring yet (a replay being streamed, or a backlog): the writer should pump
+    /// again soon rather than idle.
+    pub fn has_undelivered(&self) -> bool {
+        self.listeners
+            .iter()
+            .any(|s| s.state == SlotState::Active && (s.replay.is_some() || !s.backlog.is_empty()))
+    }
+
     /// The lowest seq every active listener has applied (the current seq if none).
     pub fn watermark(&self) -> u64 {
         self.listeners

@@ -242,7 +242,8 @@ impl<B: Backend> Router<B> {
     /// frames per core. Returns whether it found work.
     pub fn turn(&mut self, now: Instant, max_punts: usize) -> bool {
         self.fib.pump();
-        let mut busy = false;
+        // Events still waiting for room in a core's ring: come back soon.
+        let mut busy = self.fib.has_undelivered();
         let ids: Vec<u32> = self.cores.keys().copied().collect();
         for id in ids {
             for _ in 0..max_punts {
