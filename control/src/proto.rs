@@ -805,6 +805,9 @@ pub struct CoreCounters {
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    /// Forwarded frames the devices' TX queues refused (full) and that were freed.
+    #[serde(default)]
+    pub tx_dropped: u64,
     pub forwarded: u64,
     pub dropped: u64,
     pub punted: u64,

@@ -906,6 +906,7 @@ fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
                 c.name.clone(),
                 rate(c.rx_packets, p.map(|p| p.rx_packets)),
                 rate(c.tx_packets, p.map(|p| p.tx_packets)),
+                rate(c.tx_dropped, p.map(|p| p.tx_dropped)),
                 rate(c.forwarded, p.map(|p| p.forwarded)),
                 rate(c.dropped, p.map(|p| p.dropped)),
                 rate(c.punted, p.map(|p| p.punted)),
@@ -914,12 +915,14 @@ fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
         })
         .collect();
     let unit = if secs.is_some() { "/s" } else { "" };
-    let h: Vec<String> = ["RX", "TX", "FORWARDED", "DROPPED", "PUNTED"]
+    let h: Vec<String> = ["RX", "TX", "TX-FULL", "FORWARDED", "DROPPED", "PUNTED"]
         .iter()
         .map(|h| format!("{h}{unit}"))
         .collect();
     print_table(
-        &["CORE", "NAME", &h[0], &h[1], &h[2], &h[3], &h[4], "SEQ"],
+        &[
+            "CORE", "NAME", &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], "SEQ",
+        ],
         &rows,
     );
 }

@@ -1130,6 +1130,12 @@ impl<B: Backend> Router<B> {
                     .iter()
                     .filter(|r| st.dropped(**r) > 0)
                     .map(|r| (r.name().to_string(), st.dropped(*r)))
+                    // Forwarded, then refused by a full TX queue: a drop too.
+                    .chain(
+                        Some(st.ports.iter().map(|p| p.tx_dropped).sum::<u64>())
+                            .filter(|n| *n > 0)
+                            .map(|n| ("tx_queue_full".to_string(), n)),
+                    )
                     .collect(),
                 punts: dataplane::forward::PuntReason::ALL
                     .iter()
@@ -1154,6 +1160,7 @@ impl<B: Backend> Router<B> {
                     rx_bytes: st.ports.iter().map(|p| p.rx_bytes).sum(),
                     tx_packets: st.tx_packets(),
                     tx_bytes: st.ports.iter().map(|p| p.tx_bytes).sum(),
+                    tx_dropped: st.ports.iter().map(|p| p.tx_dropped).sum(),
                     forwarded: st.forwarded,
                     dropped: st.total_dropped(),
                     punted: st.total_punted(),
