@@ -8,7 +8,7 @@ DATA := data
 
 # Debian packages the build, the tests and the demo need.
 APT_PACKAGES := dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang pkg-config iproute2 iputils-ping \
-	iperf3 traceroute frr gnuplot-nox
+	iperf3 traceroute frr gnuplot-nox shellcheck lua5.4
 
 .PHONY: all deps data build run test bench clean
 
@@ -34,6 +34,7 @@ DPDK_FEATURES := --features dataplane/dpdk,benches/dpdk,control/dpdk
 
 test: deps data
 	$(CARGO) fmt --all -- --check
+	scripts/check-scripts
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --all-targets $(DPDK_FEATURES) -- -D warnings
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace $(DPDK_FEATURES)
