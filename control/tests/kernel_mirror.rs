@@ -198,8 +198,20 @@ struct Rig {
     counters: Arc<KernelCounters>,
 }
 
+/// `FIBRE_LOG=debug` shows the mirror's log (dumps, stale dump entries) in the
+/// test's output.
+fn init_log() {
+    if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("FIBRE_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(f)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 impl Rig {
     fn new(ns: &Netns, opts: KernelOptions) -> Rig {
+        init_log();
         let meta = |name: &str, last: u8| PortMeta {
             name: name.into(),
             mac: EthernetAddress([2, 0, 0, 0, 0, last]),

@@ -74,6 +74,13 @@ pub struct KernelCounters {
     pub reopens: AtomicU64,
     /// Route notifications that arrived while a dump was under way.
     pub changes_during_dump: AtomicU64,
+    /// Dump entries older than a notification that arrived before them in the
+    /// same dump (Linux builds IPv4 dump parts concurrently with changes): the
+    /// notification stood.
+    pub stale_dump_entries: AtomicU64,
+    /// Dumps repeated to verify one that raced with changes it could not settle
+    /// (a replace of a route not yet known, a part ending in a changed leaf).
+    pub verifying_dumps: AtomicU64,
 }
 
 /// Starts mirroring the configured kernel table.
