@@ -733,6 +733,10 @@ pub struct ListenerInfo {
     pub name: String,
     pub state: String,
     pub applied_seq: u64,
+    /// When `applied_seq` last moved, on the daemon's monotonic clock (ns; 0: never).
+    /// Compare with `FibStatus::committed_at_ns`.
+    #[serde(default)]
+    pub applied_at_ns: u64,
     pub lag: u64,
     pub in_sync: bool,
     /// Replay events sent so far and in all, while replaying.
@@ -751,6 +755,7 @@ impl From<&ListenerStatus> for ListenerInfo {
             name: s.name.clone(),
             state: s.state.to_owned(),
             applied_seq: s.applied_seq,
+            applied_at_ns: s.applied_at_ns,
             lag: s.lag,
             in_sync: s.in_sync,
             replay_progress: s.replay_progress,
@@ -776,6 +781,14 @@ pub struct FibStatus {
     pub groups: usize,
     /// The lowest applied seq of all active listeners.
     pub watermark: u64,
+    /// The last request (or source update, or neighbour change) that committed
+    /// changes ended with `committed_seq`, at `committed_at_ns` on the daemon's
+    /// monotonic clock: a listener with `applied_seq` ≥ it was in step
+    /// `applied_at_ns - committed_at_ns` after (≤ 0: before the request finished).
+    #[serde(default)]
+    pub committed_seq: u64,
+    #[serde(default)]
+    pub committed_at_ns: u64,
     pub listeners: Vec<ListenerInfo>,
 }
 
@@ -791,6 +804,8 @@ impl FibStatus {
             nexthop_ids_pending: s.nexthop_ids_pending,
             groups: s.groups,
             watermark: fib.watermark(),
+            committed_seq: 0,
+            committed_at_ns: 0,
             listeners: fib.listeners().iter().map(ListenerInfo::from).collect(),
         }
     }

@@ -240,6 +240,20 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
         let got = d.json(&["route", "get", "100.64.1.1", "core", core]);
         assert_eq!(got["nexthop"]["kind"].as_str(), Some("multipath"), "{got}");
     }
+    // The daemon stamps its last commit and each core's apply on one clock.
+    let st = d.json(&["fib", "status"]);
+    assert_eq!(st["committed_seq"], st["seq"], "{st}");
+    let committed_at = st["committed_at_ns"].as_u64().unwrap();
+    assert!(committed_at > 0, "{st}");
+    for l in st["listeners"].as_array().unwrap() {
+        assert!(
+            l["applied_seq"].as_u64() >= st["committed_seq"].as_u64(),
+            "{st}"
+        );
+        assert!(l["applied_at_ns"].as_u64().unwrap() > 0, "{st}");
+    }
+    let text = String::from_utf8(d.ctl(&["fib", "status"]).stdout).unwrap();
+    assert!(text.contains("every listener applied it"), "{text}");
 
     // Every core answers from its own table, exactly as the reference does.
     let mut probes: Vec<u32> = (0..60)

@@ -57,6 +57,8 @@ fn handler(count: &mut u64) -> impl FnMut(control::server::ClientId, Request) ->
                 nexthop_ids_pending: 0,
                 groups: 0,
                 watermark: 0,
+                committed_seq: 0,
+                committed_at_ns: 0,
                 listeners: vec![],
             })),
             Request::Stats => Ok(Reply::Stats(StatsReply {

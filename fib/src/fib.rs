@@ -179,6 +179,8 @@ pub struct ListenerStatus {
     /// `replaying`, `live` or `failed`.
     pub state: &'static str,
     pub applied_seq: u64,
+    /// When `applied_seq` last moved (`listener::monotonic_ns`; 0: never).
+    pub applied_at_ns: u64,
     /// Committed changes the listener has not applied yet.
     pub lag: u64,
     /// Whether the listener's serving state is a whole table (a replay has ended).
@@ -963,6 +965,7 @@ impl Fib {
                     name: s.name.clone(),
                     state,
                     applied_seq: applied,
+                    applied_at_ns: s.shared.applied_at_ns(),
                     lag: self.seq.saturating_sub(applied),
                     in_sync: s.shared.in_sync(),
                     replay_progress: s.replay.as_ref().map(|(snap, i)| (*i, snap.len())),

@@ -66,6 +66,8 @@ impl ListenerConfig {
 #[derive(Debug, Default)]
 pub struct ListenerShared {
     applied_seq: CachePadded<AtomicU64>,
+    /// When `applied_seq` last moved ([`monotonic_ns`]).
+    applied_at_ns: AtomicU64,
     in_sync: AtomicBool,
     replays_completed: AtomicU64,
     gaps: AtomicU64,
@@ -85,6 +87,13 @@ impl ListenerShared {
     /// The seq the listener's serving state reflects (0 before its first replay ended).
     pub fn applied_seq(&self) -> u64 {
         self.applied_seq.load(Ordering::Acquire)
+    }
+
+    /// When the listener's applied seq last moved, in [`monotonic_ns`] (0: never).
+    /// With the time a change committed, it says how long the listener took to
+    /// apply it, measured inside the process.
+    pub fn applied_at_ns(&self) -> u64 {
+        self.applied_at_ns.load(Ordering::Acquire)
     }
 
     /// Has the listener completed a replay (so it holds a whole table)?
@@ -275,9 +284,16 @@ impl Subscription {
                 }
             }
         }
-        self.shared
-            .applied_seq
-            .store(self.applied, Ordering::Release);
+        // Stamp the time only when the applied seq moved: one clock read (vDSO, no
+        // system call) per poll that applied changes, never per packet.
+        if self.applied != self.shared.applied_seq.load(Ordering::Relaxed) {
+            self.shared
+                .applied_at_ns
+                .store(monotonic_ns(), Ordering::Relaxed);
+            self.shared
+                .applied_seq
+                .store(self.applied, Ordering::Release);
+        }
         out
     }
 
@@ -350,4 +366,14 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
     }
+}
+
+/// Nanoseconds on the process's monotonic clock, from its first use. Listeners stamp
+/// their applied seq with it, and the FIB's owner stamps commits, so the two compare.
+pub fn monotonic_ns() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }

@@ -500,3 +500,23 @@ fn overflow_on_a_nexthop_delete_resyncs_without_the_deleted_nexthop() {
     drain(&mut fib, &mut s, &mut k);
     assert_in_step(&fib, &k);
 }
+
+/// A listener stamps the time its applied seq moves (on the process's monotonic
+/// clock), so the daemon can say how long after a commit every core had applied it.
+#[test]
+fn applied_at_is_stamped_when_the_applied_seq_moves() {
+    let mut fib = Fib::default();
+    let mut s = fib.register(ListenerConfig::new("stamped")).unwrap();
+    let mut k = ReferenceSink::default();
+    drain(&mut fib, &mut s, &mut k);
+    let before = fib::listener::monotonic_ns();
+    nh(&mut fib, 0, 1);
+    drain(&mut fib, &mut s, &mut k);
+    let st = fib.listeners()[0].clone();
+    assert_eq!(st.applied_seq, fib.seq());
+    assert!(st.applied_at_ns >= before, "{st:?}");
+    assert!(st.applied_at_ns <= fib::listener::monotonic_ns());
+    // Nothing new applied: the stamp stays.
+    s.poll(&mut k, 16);
+    assert_eq!(fib.listeners()[0].applied_at_ns, st.applied_at_ns);
+}

@@ -811,6 +811,12 @@ fn print_reply(reply: &Reply) {
                 "seq {}  watermark {}  tables {}  prefixes {}  nexthops {}  nexthop ids pending {}  groups {}",
                 s.seq, s.watermark, s.tables, s.prefixes, s.nexthops, s.nexthop_ids_pending, s.groups
             );
+            if let Some(us) = in_step_after_us(s) {
+                println!(
+                    "last commit: seq {}; every listener applied it {us} µs after it committed",
+                    s.committed_seq
+                );
+            }
             let rows: Vec<Vec<String>> = s
                 .listeners
                 .iter()
@@ -873,6 +879,20 @@ fn print_reply(reply: &Reply) {
             );
         }
     }
+}
+
+/// How long after the last commit every active listener had applied it (µs, 0 if
+/// they had before the request finished), once they all have.
+fn in_step_after_us(s: &FibStatus) -> Option<i64> {
+    let active: Vec<_> = s.listeners.iter().filter(|l| l.failure.is_none()).collect();
+    if s.committed_seq == 0
+        || active.is_empty()
+        || active.iter().any(|l| l.applied_seq < s.committed_seq)
+    {
+        return None;
+    }
+    let last = active.iter().map(|l| l.applied_at_ns).max()?;
+    Some(((last as i64 - s.committed_at_ns as i64) / 1000).max(0))
 }
 
 /// Counters, or with a previous sample, rates per second.

@@ -122,6 +122,9 @@ pub struct Router<B: Backend> {
     journal_out: Vec<Request>,
     /// Route sources (kernel mirror, FPM server) feeding requests in.
     sources: Vec<SourceHandle>,
+    /// The FIB seq after the last piece of work that committed changes, and when
+    /// that work ended (`fib::listener::monotonic_ns`), for `fib status`.
+    last_commit: (u64, u64),
 }
 
 /// Frames held per unresolved neighbour (Linux's default `unres_qlen` is 101; a few
@@ -156,6 +159,16 @@ impl<B: Backend> Router<B> {
             started: Instant::now(),
             journal_out: Vec::new(),
             sources: Vec::new(),
+            last_commit: (0, 0),
+        }
+    }
+
+    /// Stamps the end of work that committed changes (a request, source updates,
+    /// a turn's neighbour changes).
+    fn note_commit(&mut self) {
+        let seq = self.fib.seq();
+        if seq != self.last_commit.0 {
+            self.last_commit = (seq, fib::listener::monotonic_ns());
         }
     }
 
@@ -186,6 +199,7 @@ impl<B: Backend> Router<B> {
                 }
             }
         }
+        self.note_commit();
         busy
     }
 
@@ -276,6 +290,7 @@ impl<B: Backend> Router<B> {
         let actions = self.neighbours.tick(now);
         busy |= !actions.is_empty();
         self.neighbour_actions(actions, now);
+        self.note_commit();
         busy
     }
 
@@ -472,6 +487,7 @@ impl<B: Backend> Router<B> {
         );
         let journal_copy = changes_state.then(|| request.clone());
         let response = self.dispatch(request, now);
+        self.note_commit();
         if let (Ok(_), Some(r)) = (&response, journal_copy) {
             self.journal_out.push(r);
         }
@@ -572,7 +588,11 @@ impl<B: Backend> Router<B> {
                 self.del_core(id)?;
                 Ok(Reply::Done)
             }
-            Request::FibStatus => Ok(Reply::FibStatus(FibStatus::from_fib(&self.fib))),
+            Request::FibStatus => {
+                let mut s = FibStatus::from_fib(&self.fib);
+                (s.committed_seq, s.committed_at_ns) = self.last_commit;
+                Ok(Reply::FibStatus(s))
+            }
             Request::Stats => Ok(Reply::Stats(self.stats())),
             Request::SourceShow => Ok(Reply::Sources(self.source_show())),
         }

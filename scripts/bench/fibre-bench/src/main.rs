@@ -198,6 +198,24 @@ fn fib_status(c: &mut Client) -> Result<Value> {
     Ok(v["fib_status"].take())
 }
 
+/// The daemon's own measure: from the end of the request that committed `seq` to
+/// the last listener's apply of it (µs, 0 if before), from `fib_status`'s
+/// `committed_at_ns` and the listeners' `applied_at_ns` (one monotonic clock).
+/// `None` if something else committed after `seq` (the stamps are of that).
+fn daemon_in_step_us(s: &Value, seq: u64) -> Option<i64> {
+    if s["committed_seq"].as_u64()? != seq {
+        return None;
+    }
+    let committed = s["committed_at_ns"].as_i64()?;
+    let last = s["listeners"]
+        .as_array()?
+        .iter()
+        .filter(|l| l["failure"].is_null())
+        .map(|l| l["applied_at_ns"].as_i64().unwrap_or(0))
+        .max()?;
+    Some(((last - committed) / 1000).max(0))
+}
+
 /// Every active listener in sync at `seq` or later; returns (polls, active listeners).
 fn wait_in_step(c: &mut Client, seq: u64, timeout: Duration) -> Result<(u64, usize)> {
     let start = Instant::now();
@@ -288,7 +306,7 @@ fn churn(socket: &str, table: &str, rest: &[String]) -> Result<()> {
     )?;
     writeln!(
         out,
-        "#burst\tchanges\tcores\tsend_to_commit_us\tcommit_to_in_step_us\tpolls"
+        "#burst\tchanges\tcores\tsend_to_commit_us\tcommit_to_in_step_us\tpolls\tdaemon_in_step_us"
     )?;
     let mut next_mover = 0usize;
     let mut flip = 0usize;
@@ -339,9 +357,11 @@ fn churn(socket: &str, table: &str, rest: &[String]) -> Result<()> {
         let committed = Instant::now();
         let (polls, cores) = wait_in_step(&mut c, seq, timeout)?;
         let in_step = committed.elapsed();
+        let daemon = daemon_in_step_us(&fib_status(&mut c)?, seq)
+            .map_or_else(|| "-".to_string(), |us| us.to_string());
         writeln!(
             out,
-            "{burst}\t{changes}\t{cores}\t{}\t{}\t{polls}",
+            "{burst}\t{changes}\t{cores}\t{}\t{}\t{polls}\t{daemon}",
             (committed - t0).as_micros(),
             in_step.as_micros()
         )?;
