@@ -63,13 +63,6 @@ fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn unicast_addr() -> impl Strategy<Value = Ipv4Addr> {
-    (1u32..224)
-        .prop_filter("not loopback", |o| *o != 127)
-        .prop_flat_map(|first| (Just(first), any::<[u8; 3]>()))
-        .prop_map(|(first, rest)| Ipv4Addr::new(first as u8, rest[0], rest[1], rest[2]))
-}
-
 prop_compose! {
     /// A valid, forwardable frame (untagged or tagged).
     fn valid_spec()(
@@ -135,14 +128,7 @@ proptest! {
         truncate in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let mut frame = spec.build();
-        for (at, value) in mutations {
-            let i = at.index(frame.len());
-            frame[i] = value;
-        }
-        if let Some(at) = truncate {
-            let len = at.index(frame.len() + 1);
-            frame.truncate(len);
-        }
+        mutate(&mut frame, &mutations, truncate);
         check(&frame, &adjacency)?;
     }
 
@@ -160,16 +146,7 @@ proptest! {
         if mac_bit {
             frame[0] |= 1;
         }
-        for (at, value) in mutations {
-            if at != 10 && at != 11 {
-                frame[l2 + at] = value;
-            }
-        }
-        let header_len = (usize::from(frame[l2] & 0x0f) * 4).clamp(20, frame.len() - l2);
-        frame[l2 + 10] = 0;
-        frame[l2 + 11] = 0;
-        let sum = dataplane::wire::checksum::checksum(&frame[l2..l2 + header_len]);
-        frame[l2 + 10..l2 + 12].copy_from_slice(&sum.to_be_bytes());
+        mutate_header_fix_checksum(&mut frame, l2, &mutations);
         check(&frame, &adjacency)?;
     }
 }

@@ -3,8 +3,6 @@
 
 mod forward_support;
 
-use std::net::Ipv4Addr;
-
 use dataplane::forward::{classify, forward, rewrite, Adjacency, Outcome, Verdict};
 use dataplane::wire::{EthernetAddress, IpProtocol, VlanTag};
 use forward_support::*;
@@ -29,14 +27,6 @@ fn run_and_check(frame: &[u8]) -> Result<Outcome, TestCaseError> {
         _ => prop_assert_eq!(&buffer[..], frame, "not forwarded but modified"),
     }
     Ok(outcome)
-}
-
-fn unicast_addr() -> impl Strategy<Value = Ipv4Addr> {
-    (1u32..224)
-        .prop_filter("not loopback", |o| *o != 127)
-        .prop_flat_map(|first| (Just(first), any::<[u8; 3]>()))
-        .prop_map(|(first, rest)| Ipv4Addr::new(first as u8, rest[0], rest[1], rest[2]))
-        .prop_filter("not local", |a| !LOCAL.contains(&u32::from(*a)))
 }
 
 prop_compose! {
@@ -117,14 +107,7 @@ proptest! {
         truncate in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let mut frame = spec.build();
-        for (at, value) in mutations {
-            let i = at.index(frame.len());
-            frame[i] = value;
-        }
-        if let Some(at) = truncate {
-            let len = at.index(frame.len() + 1);
-            frame.truncate(len);
-        }
+        mutate(&mut frame, &mutations, truncate);
         run_and_check(&frame)?;
     }
 
@@ -137,16 +120,7 @@ proptest! {
     ) {
         let mut frame = spec.build();
         let l2 = spec.l2_len();
-        for (at, value) in mutations {
-            if at != 10 && at != 11 {
-                frame[l2 + at] = value;
-            }
-        }
-        let header_len = (usize::from(frame[l2] & 0x0f) * 4).clamp(20, frame.len() - l2);
-        frame[l2 + 10] = 0;
-        frame[l2 + 11] = 0;
-        let sum = dataplane::wire::checksum::checksum(&frame[l2..l2 + header_len]);
-        frame[l2 + 10..l2 + 12].copy_from_slice(&sum.to_be_bytes());
+        mutate_header_fix_checksum(&mut frame, l2, &mutations);
         run_and_check(&frame)?;
     }
 

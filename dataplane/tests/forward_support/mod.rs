@@ -171,3 +171,47 @@ pub fn check_forwarded(before: &[u8], after: &[u8], adjacency: &Adjacency) -> Re
     }
     Ok(())
 }
+
+/// Unicast addresses a router forwards (not 0/8, loopback, class D/E, nor the
+/// router's own), for property tests.
+pub fn unicast_addr() -> impl proptest::strategy::Strategy<Value = Ipv4Addr> {
+    use proptest::prelude::*;
+    (1u32..224)
+        .prop_filter("not loopback", |o| *o != 127)
+        .prop_flat_map(|first| (Just(first), any::<[u8; 3]>()))
+        .prop_map(|(first, rest)| Ipv4Addr::new(first as u8, rest[0], rest[1], rest[2]))
+        .prop_filter("not local", |a| !LOCAL.contains(&u32::from(*a)))
+}
+
+/// Overwrites bytes of `frame` (each index taken modulo the length) and truncates
+/// it if asked: a valid frame damaged the way property tests want.
+pub fn mutate(
+    frame: &mut Vec<u8>,
+    mutations: &[(proptest::sample::Index, u8)],
+    truncate: Option<proptest::sample::Index>,
+) {
+    for (at, value) in mutations {
+        let i = at.index(frame.len());
+        frame[i] = *value;
+    }
+    if let Some(at) = truncate {
+        let len = at.index(frame.len() + 1);
+        frame.truncate(len);
+    }
+}
+
+/// Overwrites bytes of the IPv4 header at `l2` (offsets below 20, never the
+/// checksum's), then sets a correct header checksum, so every later check is
+/// reached and the mutation is judged on its merits.
+pub fn mutate_header_fix_checksum(frame: &mut [u8], l2: usize, mutations: &[(usize, u8)]) {
+    for &(at, value) in mutations {
+        if at != 10 && at != 11 {
+            frame[l2 + at] = value;
+        }
+    }
+    let header_len = (usize::from(frame[l2] & 0x0f) * 4).clamp(20, frame.len() - l2);
+    frame[l2 + 10] = 0;
+    frame[l2 + 11] = 0;
+    let sum = dataplane::wire::checksum::checksum(&frame[l2..l2 + header_len]);
+    frame[l2 + 10..l2 + 12].copy_from_slice(&sum.to_be_bytes());
+}
