@@ -40,6 +40,10 @@ fn multi_queue_rss_and_per_thread_queues() {
     let port = eal.start_port(null, pool, &two).unwrap();
     assert_eq!(port.queues(), (2, 2));
     assert!(port.rss(), "net_null reports RSS support");
+    assert!(
+        !port.spreads_flows(),
+        "net_null's queues are separate channels: a spare one is not polled"
+    );
     assert!(port.queue(2).is_err());
 
     let q0 = port.queue(0).unwrap();

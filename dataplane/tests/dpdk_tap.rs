@@ -130,6 +130,10 @@ fn tap_in_netns_answers_arp_and_ping() {
     let id = eal.port_by_name("net_tap0").unwrap();
     let pool = eal.mempool("tap_pool", 2047, 64, 2048).unwrap();
     let port = eal.start_port(id, pool, &PortConfig::default()).unwrap();
+    assert!(
+        port.spreads_flows(),
+        "a tap hands flows to its queues itself: every queue must be polled"
+    );
     let mac = port.mac().unwrap();
 
     ip(&["netns", "add", &ns]);

@@ -179,17 +179,6 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
     }
 }
 
-/// Whether a device spreads incoming flows over all its RX queues by itself (a
-/// NIC's RSS, a tap's per-flow queue choice, af_packet fanout), so a spare queue
-/// gets traffic and must be polled. Not for the virtual devices whose queues are
-/// separate channels their peer or configuration addresses one by one: polling a
-/// memif queue its peer never connected reads the connected one's ring a second
-/// time (seen with DPDK 22.11: every frame forwarded twice), and a spare null or
-/// pcap queue only makes traffic nobody asked for.
-fn spreads_flows(driver: &str) -> bool {
-    !matches!(driver, "net_memif" | "net_ring" | "net_pcap" | "net_null")
-}
-
 impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
     /// Asks the core polling the spare queues to drop them, and waits (briefly: it
     /// answers between bursts) until it has.
@@ -226,7 +215,7 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
         let mut offered = 0;
         for q in (0..self.queues).filter(|q| !used.contains(q)) {
             for (port, p) in self.ports.iter().enumerate() {
-                if !spreads_flows(p.driver()) {
+                if !p.spreads_flows() {
                     continue;
                 }
                 match p.queue(q) {

@@ -264,6 +264,20 @@ impl<'eal> EthPort<'eal> {
         &self.driver
     }
 
+    /// Whether the device spreads incoming flows over all its RX queues by itself
+    /// (a NIC's RSS, a tap's per-flow queue choice, af_packet fanout), so every
+    /// configured queue gets traffic and must be polled. Not the virtual devices
+    /// whose queues are separate channels their peer or configuration addresses one
+    /// by one: polling a memif queue its peer never connected reads the connected
+    /// one's ring a second time (seen with DPDK 22.11: every frame received twice),
+    /// and a spare null or pcap queue only makes traffic nobody asked for.
+    pub fn spreads_flows(&self) -> bool {
+        !matches!(
+            self.driver.as_str(),
+            "net_memif" | "net_ring" | "net_pcap" | "net_null"
+        )
+    }
+
     /// Whether RSS spreads traffic over the RX queues.
     pub fn rss(&self) -> bool {
         self.rss
