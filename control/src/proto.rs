@@ -793,6 +793,16 @@ pub struct FibStatus {
 }
 
 impl FibStatus {
+    /// Whether there are listeners and every one serves a whole table at the FIB's
+    /// current seq.
+    pub fn all_in_step(&self) -> bool {
+        !self.listeners.is_empty()
+            && self
+                .listeners
+                .iter()
+                .all(|l| l.in_sync && l.applied_seq == self.seq)
+    }
+
     /// From the FIB's own numbers.
     pub fn from_fib(fib: &fib::Fib) -> Self {
         let s = fib.stats();

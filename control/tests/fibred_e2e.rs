@@ -6,6 +6,7 @@
 //! follows a route change.
 #![cfg(feature = "dpdk")]
 
+use control::proto::FibStatus;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -97,13 +98,8 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let st = self.json(&["fib", "status"]);
-            let seq = st["seq"].as_u64().unwrap();
-            let ls = st["listeners"].as_array().unwrap();
-            if !ls.is_empty()
-                && ls
-                    .iter()
-                    .all(|l| l["applied_seq"].as_u64() == Some(seq) && l["in_sync"] == true)
-            {
+            let status: FibStatus = serde_json::from_value(st.clone()).unwrap();
+            if status.all_in_step() {
                 return;
             }
             assert!(Instant::now() < deadline, "cores did not converge: {st}");

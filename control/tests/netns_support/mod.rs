@@ -11,6 +11,7 @@
 //!   hosts are .2; B also has 10.99.100.1/32 on lo (reached by a route via b1 or b2)
 //! ```
 
+use control::proto::FibStatus;
 use serde_json::Value;
 use std::io::Read;
 use std::net::Ipv4Addr;
@@ -481,13 +482,8 @@ tx_ring = 512
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let st = self.json(&["fib", "status"]);
-            let seq = st["seq"].as_u64().unwrap();
-            let ls = st["listeners"].as_array().unwrap();
-            if !ls.is_empty()
-                && ls
-                    .iter()
-                    .all(|l| l["applied_seq"].as_u64() == Some(seq) && l["in_sync"] == true)
-            {
+            let status: FibStatus = serde_json::from_value(st.clone()).unwrap();
+            if status.all_in_step() {
                 return;
             }
             assert!(Instant::now() < deadline, "cores did not converge: {st}");
