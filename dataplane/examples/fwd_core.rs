@@ -3,6 +3,8 @@
 //! ```text
 //! fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S]
 //!     writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table
+//! fwd_core gen-routes PATH [--routes N] [--seed S]
+//!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
 //! fwd_core run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS...
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
@@ -89,6 +91,28 @@ fn gen_pcap(path: &str, frames: usize, routes: usize, seed: u64) -> Result<()> {
     std::fs::write(path, out).with_context(|| format!("writing {path}"))
 }
 
+/// The table's prefixes in the order `build_fib` adds them: each /24, and a /16 under
+/// every 256th (once per /16).
+fn prefixes(routes: usize, seed: u64) -> Vec<(u32, u8)> {
+    let mut out = Vec::with_capacity(routes + routes / 256 + 1);
+    let mut sixteens = std::collections::HashSet::new();
+    for (k, net) in networks(routes, seed).into_iter().enumerate() {
+        out.push((net, 24));
+        if k % 256 == 0 && sixteens.insert(net & 0xffff_0000) {
+            out.push((net & 0xffff_0000, 16));
+        }
+    }
+    out
+}
+
+fn gen_routes(path: &str, routes: usize, seed: u64) -> Result<()> {
+    let text: String = prefixes(routes, seed)
+        .into_iter()
+        .map(|(net, len)| format!("{}/{len}\n", Ipv4Addr::from(net)))
+        .collect();
+    std::fs::write(path, text).with_context(|| format!("writing {path}"))
+}
+
 fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
     let mut fib = Fib::new(FibConfig::default());
     let mut nexthops = Vec::new();
@@ -97,18 +121,13 @@ fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
         fib.set_neighbour(1, gateway, Some([0x02, 0x4e, 0, 0, 0, i as u8]));
         nexthops.push(fib.add_nexthop(Nexthop::Gateway { port: 1, gateway })?);
     }
-    for (k, net) in networks(routes, seed).into_iter().enumerate() {
+    for (k, (net, len)) in prefixes(routes, seed).into_iter().enumerate() {
         let nh = nexthops[k % nexthops.len()];
         fib.add_route(
             TableId::MAIN,
-            Ipv4Prefix::new(net, 24)?,
+            Ipv4Prefix::new(net, len)?,
             Route::new(nh, Protocol::Static),
         )?;
-        if k % 256 == 0 {
-            let p = Ipv4Prefix::new(net & 0xffff_0000, 16)?;
-            // Another /24 may already have made this /16 (same first 16 bits): fine.
-            let _ = fib.add_route(TableId::MAIN, p, Route::new(nh, Protocol::Static));
-        }
     }
     Ok(fib)
 }
@@ -138,7 +157,14 @@ fn run(seconds: u64, routes: usize, seed: u64, cpu: usize, eal_args: &[String]) 
     let stop = AtomicBool::new(false);
     let mut samples = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
-        let worker = scope.spawn(|| core.run(&stop));
+        let worker = scope.spawn(|| -> Result<()> {
+            // An EAL lcore id gives this thread the mempool's per-lcore cache: without
+            // one, net_null's free of every sent mbuf goes to the pool's ring (about 55
+            // instructions a packet, callgrind; docs/FORWARDING.md). fibred does the same.
+            let _registration = eal.register_thread()?;
+            core.run(&stop);
+            Ok(())
+        });
         let started = Instant::now();
         while !handle.in_sync() {
             fib.pump();
@@ -162,7 +188,7 @@ fn run(seconds: u64, routes: usize, seed: u64, cpu: usize, eal_args: &[String]) 
             last = now;
         }
         stop.store(true, Ordering::Relaxed);
-        worker.join().expect("core thread");
+        worker.join().expect("core thread")?;
         Ok(())
     })?;
     let s = handle.stats();
@@ -199,7 +225,8 @@ fn main() -> Result<()> {
     }
     match (mode.as_str(), positional.as_slice()) {
         ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, routes, seed),
+        ("gen-routes", [path]) => gen_routes(path, routes, seed),
         ("run", []) => run(seconds, routes, seed, cpu, &eal),
-        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S] | run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS"),
+        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S] | gen-routes PATH [--routes N] [--seed S] | run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS"),
     }
 }
