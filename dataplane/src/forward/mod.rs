@@ -294,56 +294,79 @@ const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
 /// [`classify`] for the reason (a tagged frame, options, any failing check). The test
 /// `forward_fast.rs` pins the equivalence.
 ///
-/// The checks are those of the table above, evaluated without short-circuits: version
-/// 4 and IHL 5 are one byte (`0x45`), the header checksum is summed as five native-order
-/// 32-bit words (the one's complement sum does not depend on byte order, and `0xffff`
-/// is its own byte swap).
+/// The checks are those of the table above, done on four little-endian words read once
+/// (bytes 12..20, 14..22, 22..30, 30..34) rather than field by field: EtherType 0x0800
+/// and version 4 / IHL 5 are one masked compare of three bytes; the header checksum is
+/// the sum of the three words covering bytes 14..34 (see [`checksum_ok_words`]); the
+/// first octets of both addresses index [`UNFORWARDABLE_OCTET`].
 #[inline(always)]
 pub fn classify_fast(frame: &[u8]) -> Option<u32> {
     let h: &[u8; UNTAGGED_HEADERS] = frame.first_chunk()?;
     let ip_bytes = frame.len() - 14;
-    let total_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
-    let src = u32::from_be_bytes([h[26], h[27], h[28], h[29]]);
-    let dst = u32::from_be_bytes([h[30], h[31], h[32], h[33]]);
-    let header: &[u8; ipv4::HEADER_LEN] = h.last_chunk().expect("34 >= 20");
-    let ok = (h[12] == 0x08)
-        & (h[13] == 0x00)
-        & (h[14] == 0x45)
+    let word = |at: usize| u64::from_le_bytes(*h[at..].first_chunk::<8>().expect("at <= 26"));
+    // Bytes 12..20: EtherType (12, 13), version/IHL (14), DSCP (15), total length (16, 17).
+    let w12 = word(12);
+    // Bytes 22..30: TTL (22), protocol, checksum, source address (26..30).
+    let w22 = word(22);
+    // Bytes 30..34: destination address.
+    let w30 = u32::from_le_bytes(*h.last_chunk::<4>().expect("34 >= 4"));
+    let total_len = usize::from(((w12 >> 32) as u16).swap_bytes());
+    let src_octet = (w22 >> 32) as u8;
+    let dst_octet = w30 as u8;
+    let ok = ((w12 & 0x00ff_ffff) == 0x0045_0008)
         & (total_len >= ipv4::HEADER_LEN)
         & (total_len <= ip_bytes)
-        & verify_fixed_header_native(header)
-        & !is_unforwardable_octet(src)
-        & !is_unforwardable_octet(dst)
+        & checksum_ok_words(word(14), w22, w30)
+        & !(UNFORWARDABLE_OCTET[usize::from(src_octet)]
+            | UNFORWARDABLE_OCTET[usize::from(dst_octet)])
         & (h[0] & 1 == 0)
-        & (h[22] > 1);
-    ok.then_some(dst)
+        & ((w22 as u8) > 1);
+    ok.then_some(w30.swap_bytes())
 }
 
 /// Whether an address's first octet is 0, 127 or 224 and above: the sources
 /// [`is_martian_source`] refuses, and the destinations [`classify`] does not let through
-/// to the lookup (0/8, 127/8, 224/4, 240/4 with the limited broadcast). Branch-free:
-/// `octet - 1` wraps 0 to 255, so one unsigned compare covers 0 and 224..=255.
-#[inline(always)]
-const fn is_unforwardable_octet(addr: u32) -> bool {
-    let octet = first_octet(addr);
-    ((octet.wrapping_sub(1) & 0xff) >= 223) | (octet == 127)
+/// to the lookup (0/8, 127/8, 224/4, 240/4 with the limited broadcast). `octet - 1`
+/// wraps 0 to 255, so one unsigned compare covers 0 and 224..=255.
+const fn is_unforwardable_first_octet(octet: u8) -> bool {
+    (octet.wrapping_sub(1) >= 223) | (octet == 127)
 }
 
-/// [`verify_fixed_header`] over native-order 32-bit words, without the folds.
+/// [`is_unforwardable_first_octet`] of every octet: one load per address on the fast
+/// path instead of two compares.
+static UNFORWARDABLE_OCTET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut octet = 0;
+    while octet < 256 {
+        table[octet] = is_unforwardable_first_octet(octet as u8);
+        octet += 1;
+    }
+    table
+};
+
+/// Whether the IPv4 header without options whose bytes are `a` (bytes 0..8, read
+/// little-endian), `b` (8..16) and `c` (16..20) has a correct checksum, given that its
+/// first byte is `0x45` (which the caller checks too).
 ///
 /// The 16-bit one's complement sum of the header folds to `0xffff` exactly when the
-/// plain sum `S` of its words is a nonzero multiple of `0xffff` (folding keeps the value
-/// mod `0xffff`, since `2^16 ≡ 1`, and maps a nonzero sum into `1..=0xffff`). A 32-bit
-/// word `hi * 2^16 + lo` is `≡ hi + lo`, so the sum of five 32-bit words has the same
-/// remainder; read in native (little-endian) order each 16-bit half is byte-swapped,
-/// which swaps the folded sum (RFC 1071 §2(B)), and `0xffff` is its own swap.
+/// plain sum `S` of its 16-bit words is a nonzero multiple of `0xffff` (folding keeps the
+/// value mod `0xffff`, since `2^16 ≡ 1`, and maps a nonzero sum into `1..=0xffff`). A
+/// wider word is `≡` the sum of its 16-bit parts, and `2^64 ≡ 1` too, so adding the three
+/// words with end-around carries keeps `S mod 0xffff`; `S` is nonzero because the first
+/// byte is. Read little-endian, each 16-bit part is byte-swapped, which swaps the folded
+/// sum (RFC 1071 §2(B)), and `0xffff` is its own swap.
 #[inline(always)]
-fn verify_fixed_header_native(header: &[u8; ipv4::HEADER_LEN]) -> bool {
-    let mut acc = 0u64;
-    for word in header.chunks_exact(4) {
-        acc += u64::from(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]));
-    }
-    (acc != 0) & acc.is_multiple_of(0xffff)
+fn checksum_ok_words(a: u64, b: u64, c: u32) -> bool {
+    let (sum, carry) = a.overflowing_add(b);
+    // With a carry, the wrapped sum is at most 2^64 - 2: adding it back cannot overflow.
+    let sum = sum + u64::from(carry);
+    let (sum, carry) = sum.overflowing_add(u64::from(c));
+    let sum = sum + u64::from(carry);
+    // `0xffff` is odd, so it divides `sum` exactly when `sum` times its inverse mod
+    // 2^64 is at most (2^64 - 1) / 0xffff: one multiply and one compare.
+    const INVERSE: u64 = 0xfffe_fffe_fffe_ffff;
+    const LIMIT: u64 = u64::MAX / 0xffff;
+    sum.wrapping_mul(INVERSE) <= LIMIT
 }
 
 /// Step 2 for a frame step 1 said `Forward` to, without parsing it again: `l3` is where
@@ -384,6 +407,36 @@ fn rewrite_at<const L3: usize>(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> b
     acc = (acc & 0xffff) + (acc >> 16);
     let new_checksum = !(acc as u16);
     h[L3 + 8] = ttl - 1;
+    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_le_bytes());
+    h[..12].copy_from_slice(macs);
+    true
+}
+
+/// [`rewrite_forwardable`] for an untagged frame [`classify_fast`] passed, without the
+/// checks that passing implies: the frame holds the 34 header bytes (checked anyway: one
+/// compare) and its TTL is at least 2. Returns `true` when it forwarded the frame (TTL − 1
+/// with the RFC 1624 update, the MACs), `false`, leaving it untouched, when its total
+/// length is above `mtu` (`mtu` 0: no adjacency). On a frame `classify_fast` did not
+/// pass it writes the same bytes as `rewrite_forwardable(frame, 14, ..)` whenever that
+/// forwards, and never panics; it may then also "forward" a frame with TTL 0 or 1
+/// (tests/forward_fast.rs pins both).
+#[inline(always)]
+pub fn rewrite_classified(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> bool {
+    const L3: usize = 14;
+    let Some(h) = frame.first_chunk_mut::<{ L3 + ipv4::HEADER_LEN }>() else {
+        return false;
+    };
+    let total_len = u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]);
+    if total_len > mtu {
+        return false;
+    }
+    // As in `rewrite_at`, HC' = ~(~HC + 0xfffe) with one end-around carry, on the
+    // checksum read little-endian. Worked out: ~HC + 0xfffe carries exactly when
+    // HC <= 0xfffd, giving ~HC - 1 and so HC' = HC + 1; HC = 0xfffe gives 0 and
+    // 0xffff gives 1, that is HC + 2 (mod 2^16). Fewer instructions than the folds.
+    let old_checksum = u16::from_le_bytes([h[L3 + 10], h[L3 + 11]]);
+    let new_checksum = old_checksum.wrapping_add(1 + u16::from(old_checksum >= 0xfffe));
+    h[L3 + 8] = h[L3 + 8].wrapping_sub(1);
     h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_le_bytes());
     h[..12].copy_from_slice(macs);
     true

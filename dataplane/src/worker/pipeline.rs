@@ -8,8 +8,8 @@ use fib::{ForwardingTables, Nexthop, NexthopId, PortId, TableId};
 use super::counters::LocalCounters;
 use super::rings::Punted;
 use crate::forward::{
-    classify, classify_fast, rewrite, rewrite_forwardable, Adjacency, DropReason, Outcome,
-    PuntReason, Verdict,
+    classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency,
+    DropReason, Outcome, PuntReason, Verdict,
 };
 use crate::port::{Burst, Packet, MAX_BURST};
 use crate::wire::ethernet::{EthernetAddress, Frame as EthernetFrame};
@@ -487,12 +487,10 @@ pub(crate) fn classify_burst<P: Packet>(
 ) {
     // The first touch of a received frame misses the caches (and often the TLB), and
     // the checks would otherwise take those misses one frame at a time. The Ethernet
-    // and IPv4 headers end at byte 34 (38 tagged): a buffer not aligned to a cache
-    // line may put them on two lines.
+    // and IPv4 headers end at byte 34 (38 tagged): one line when the data starts on a
+    // cache line, as DPDK's does (the mbuf headroom is 128 bytes).
     for packet in rx.iter() {
-        let p = packet.data().as_ptr();
-        prefetch(p);
-        prefetch(p.wrapping_add(37));
+        prefetch(packet.data().as_ptr());
     }
     let tables = ctx.tables;
     let table_id = ingress_table(ctx, ingress);
@@ -500,32 +498,22 @@ pub(crate) fn classify_burst<P: Packet>(
     let Parsed {
         l3, action, dst, ..
     } = parsed;
-    for (((packet, l3), dst), action) in rx
-        .iter()
-        .zip(l3.iter_mut())
-        .zip(dst.iter_mut())
-        .zip(action.iter_mut())
-    {
+    for (i, packet) in rx.iter().enumerate().take(MAX_BURST) {
         let frame = packet.data();
-        match classify_fast(frame) {
-            Some(d) => {
-                *dst = d;
-                *l3 = 14;
-            }
+        let (offset, d) = match classify_fast(frame) {
+            Some(d) => (14, d),
             None => match classify_slow(tables, table_id, frame) {
-                Ok((offset, d)) => {
-                    *dst = d;
-                    *l3 = offset;
-                }
+                Ok(found) => found,
                 Err(a) => {
-                    *dst = 0;
-                    *l3 = NOT_FORWARDABLE;
-                    *action = a;
+                    action[i] = a;
+                    (NOT_FORWARDABLE, 0)
                 }
             },
-        }
+        };
+        dst[i] = d;
+        l3[i] = offset;
         if let Some(t) = table {
-            t.prefetch(*dst);
+            t.prefetch(d);
         }
     }
 }
@@ -536,8 +524,10 @@ pub(crate) fn classify_burst<P: Packet>(
 /// on the punt ring, the rest freed. Every packet is counted once in `counters`.
 ///
 /// One `lookup_bulk` over the whole burst; then per packet, in arrival order, one
-/// 16-byte adjacency entry and `rewrite_forwardable` (one compare covers the MTU and
-/// "no adjacency") before the push on its TX burst; the exceptions out of line.
+/// 16-byte adjacency entry, [`rewrite_classified`] (one compare covers the MTU and "no
+/// adjacency") and the push on its TX burst. Everything else — packets step 1 did not
+/// pass, 802.1Q-tagged ones, multipath groups, no adjacency, the MTU exceptions — goes
+/// to [`forward_slow`], out of line.
 #[inline]
 pub(crate) fn forward_burst<P: Packet>(
     ctx: &PipelineContext<'_, P>,
@@ -550,58 +540,86 @@ pub(crate) fn forward_burst<P: Packet>(
 ) {
     let tables = ctx.tables;
     let table_id = ingress_table(ctx, ingress);
-    let Parsed {
-        l3,
-        action,
-        dst,
-        nexthop,
-    } = parsed;
-    let n = rx.len();
+    let n = rx.len().min(MAX_BURST);
 
     // 2. One bulk lookup for the whole burst (a packet not looked up has dst 0).
     match tables.table(table_id) {
-        Some(t) => t.lookup_bulk(&dst[..n], &mut nexthop[..n]),
-        None => nexthop[..n].fill(NO_ROUTE),
-    }
-    // A result that is a multipath group becomes the member this destination takes
-    // (per-destination load sharing: a hash of the destination address). One
-    // compare per packet, never true without multipath routes.
-    for (id, &d) in nexthop[..n].iter_mut().zip(&dst[..n]) {
-        *id = tables.select_path(*id, d.wrapping_mul(0x9e37_79b9));
+        Some(t) => t.lookup_bulk(&parsed.dst[..n], &mut parsed.nexthop[..n]),
+        None => parsed.nexthop[..n].fill(NO_ROUTE),
     }
 
-    // 3. Per packet, in arrival order (TX order per port follows it): adjacency,
-    // rewrite, TX burst; the rest out of line.
+    // 3. Per packet, in arrival order (TX order per port follows it).
     adjacencies.sync(tables, ctx.setups);
     let adjacencies = &*adjacencies;
-    let mut forwarded = 0u64;
+    let entries = adjacencies.entries.as_slice();
+    let parsed = &*parsed;
+    // Every packet pushed on a TX burst here is one forwarded: count them once, at the end.
+    let queued_before: usize = tx.iter().map(Burst::len).sum();
     drain_in_order(rx, |i, mut packet| {
-        // i < n <= MAX_BURST: the parsed arrays hold MAX_BURST entries.
-        let offset = l3[i];
-        let outcome = if offset != NOT_FORWARDABLE {
-            let id = nexthop[i];
-            let entry = adjacencies.get(id);
-            let frame = packet.data_mut();
-            match entry {
-                Some(e) if rewrite_forwardable(frame, usize::from(offset), &e.macs, e.mtu) => {
-                    Ok(e.port)
+        // i < n <= MAX_BURST, the length of the parsed arrays.
+        if parsed.l3[i] == 14 {
+            if let Some(e) = entries.get(parsed.nexthop[i] as usize) {
+                if rewrite_classified(packet.data_mut(), &e.macs, e.mtu) {
+                    // `resolve` checked the port exists; the burst has room (it was
+                    // empty on entry and takes at most this burst).
+                    if let Some(burst) = tx.get_mut(usize::from(e.port)) {
+                        if let Err(packet) = burst.push(packet) {
+                            dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters);
+                        }
+                        return;
+                    }
                 }
-                _ => after_lookup_slow(adjacencies, entry, id, frame),
             }
-        } else {
-            Err(action[i])
-        };
-        match outcome {
-            // `resolve` checked the port exists; the burst has room (empty on entry).
-            Ok(port) => match tx.get_mut(usize::from(port)) {
-                Some(burst) => match burst.push(packet) {
-                    Ok(()) => forwarded += 1,
-                    Err(packet) => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
-                },
-                None => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
-            },
-            Err(a) => dispatch_slow(ctx, ingress, packet, a, counters),
         }
+        forward_slow(ctx, ingress, packet, parsed, i, adjacencies, tx, counters);
     });
-    counters.forwarded += forwarded;
+    let queued_after: usize = tx.iter().map(Burst::len).sum();
+    counters.forwarded += (queued_after - queued_before) as u64;
+}
+
+/// Step 3 for a packet the fast branch of [`forward_burst`] did not take: not passed
+/// by step 1 (its action), 802.1Q-tagged, a multipath group (the member its destination
+/// hashes to: per-destination load sharing), no adjacency, or an exception `rewrite`
+/// names (MTU). A packet it does not push on a TX burst is punted, dropped or freed,
+/// and counted.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn forward_slow<P: Packet>(
+    ctx: &PipelineContext<'_, P>,
+    ingress: PortId,
+    mut packet: P,
+    parsed: &Parsed,
+    i: usize,
+    adjacencies: &Adjacencies,
+    tx: &mut [Burst<P>],
+    counters: &mut LocalCounters,
+) {
+    let offset = parsed.l3[i];
+    let outcome = if offset != NOT_FORWARDABLE {
+        let id = ctx
+            .tables
+            .select_path(parsed.nexthop[i], parsed.dst[i].wrapping_mul(0x9e37_79b9));
+        let entry = adjacencies.get(id);
+        let frame = packet.data_mut();
+        match entry {
+            Some(e) if rewrite_forwardable(frame, usize::from(offset), &e.macs, e.mtu) => {
+                Ok(e.port)
+            }
+            _ => after_lookup_slow(adjacencies, entry, id, frame),
+        }
+    } else {
+        Err(parsed.action[i])
+    };
+    match outcome {
+        Ok(port) => match tx.get_mut(usize::from(port)) {
+            Some(burst) => {
+                if let Err(packet) = burst.push(packet) {
+                    dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters);
+                }
+            }
+            None => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
+        },
+        Err(a) => dispatch_slow(ctx, ingress, packet, a, counters),
+    }
 }
