@@ -74,8 +74,8 @@ pub struct CoresConfig {
     /// tests and demos. Production cores spin (the default).
     pub yield_when_idle: bool,
     /// Cores count bytes per port (`stats`' per-core `rx_bytes`/`tx_bytes`): a
-    /// read of every packet's length on receive and transmit. Off saves it; the
-    /// devices' own byte counts (`link show`) are kept either way.
+    /// read of every packet's length on receive and transmit. Off (the default) saves
+    /// it; the devices' own byte counts (`link show`) are kept either way.
     pub count_bytes: bool,
 }
 
@@ -739,7 +739,7 @@ impl Validator<'_> {
                 tx_ring: 1024,
                 burst: 32,
                 yield_when_idle: false,
-                count_bytes: true,
+                count_bytes: false,
             });
         };
         let span = raw.span();
@@ -825,7 +825,7 @@ impl Validator<'_> {
             tx_ring: ring(raw.tx_ring, "tx_ring")?,
             burst,
             yield_when_idle,
-            count_bytes: raw.count_bytes.unwrap_or(true),
+            count_bytes: raw.count_bytes.unwrap_or(false),
         })
     }
 
