@@ -1,17 +1,20 @@
 //! One fibre forwarding core end to end on DPDK ports, for `scripts/bench-forward-core`.
 //!
 //! ```text
-//! fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S]
+//! fwd_core gen-pcap PATH FRAMES [TABLE]
 //!     writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table
-//! fwd_core gen-routes PATH [--routes N] [--seed S]
+//! fwd_core gen-routes PATH [TABLE]
 //!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
-//! fwd_core run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS...
+//! fwd_core run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
 //!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters
 //! ```
-//! The table: N distinct random /24s (and a /16 under each 256th) over 16 resolved
-//! gateways on port 1, built from the seed, so both modes agree on it.
+//! TABLE is `[--routes N] [--seed S]`: N distinct random /24s (and a /16 under each
+//! 256th), built from the seed (default 100000, 1); or `--route-file PATH [--seed S]`:
+//! the prefixes of a route file (fib's formats, e.g. RouteViews `prefix/len<TAB>asn`).
+//! Either way over 16 resolved gateways on port 1, so every mode agrees on it; the
+//! frames' destinations are random addresses inside random prefixes of the table.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,8 +72,11 @@ fn frame(dst: u32, i: u32) -> Vec<u8> {
     f
 }
 
-fn gen_pcap(path: &str, frames: usize, routes: usize, seed: u64) -> Result<()> {
-    let nets = networks(routes, seed);
+fn gen_pcap(path: &str, frames: usize, table: &Table, seed: u64) -> Result<()> {
+    let prefixes = table.prefixes()?;
+    if prefixes.is_empty() {
+        bail!("the table is empty");
+    }
     let mut rng = Rng(seed.wrapping_add(0x9e37));
     let mut out = Vec::with_capacity(24 + frames * 80);
     out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -80,8 +86,15 @@ fn gen_pcap(path: &str, frames: usize, routes: usize, seed: u64) -> Result<()> {
         out.extend_from_slice(&w.to_le_bytes());
     }
     for i in 0..frames as u32 {
-        let net = nets[rng.next() as usize % nets.len()];
-        let dst = net | (1 + rng.next() % 254);
+        let (net, len) = prefixes[rng.next() as usize % prefixes.len()];
+        // A host inside the prefix (not its first address, where there is room).
+        let host_bits = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+        let host = if host_bits > 1 {
+            1 + rng.next() % host_bits
+        } else {
+            0
+        };
+        let dst = net | (host & host_bits);
         let f = frame(dst, i);
         for w in [0u32, 0, f.len() as u32, f.len() as u32] {
             out.extend_from_slice(&w.to_le_bytes());
@@ -91,29 +104,54 @@ fn gen_pcap(path: &str, frames: usize, routes: usize, seed: u64) -> Result<()> {
     std::fs::write(path, out).with_context(|| format!("writing {path}"))
 }
 
-/// The table's prefixes in the order `build_fib` adds them: each /24, and a /16 under
-/// every 256th (once per /16).
-fn prefixes(routes: usize, seed: u64) -> Vec<(u32, u8)> {
-    let mut out = Vec::with_capacity(routes + routes / 256 + 1);
-    let mut sixteens = std::collections::HashSet::new();
-    for (k, net) in networks(routes, seed).into_iter().enumerate() {
-        out.push((net, 24));
-        if k % 256 == 0 && sixteens.insert(net & 0xffff_0000) {
-            out.push((net & 0xffff_0000, 16));
-        }
-    }
-    out
+/// Where the routes come from.
+enum Table {
+    /// `routes` random /24s (and a /16 under every 256th) from `seed`.
+    Synthetic { routes: usize, seed: u64 },
+    /// The prefixes of a route file.
+    File(String),
 }
 
-fn gen_routes(path: &str, routes: usize, seed: u64) -> Result<()> {
-    let text: String = prefixes(routes, seed)
+impl Table {
+    /// The table's prefixes in the order `build_fib` adds them (network, length).
+    fn prefixes(&self) -> Result<Vec<(u32, u8)>> {
+        match self {
+            Table::Synthetic { routes, seed } => {
+                let mut out = Vec::with_capacity(routes + routes / 256 + 1);
+                let mut sixteens = std::collections::HashSet::new();
+                for (k, net) in networks(*routes, *seed).into_iter().enumerate() {
+                    out.push((net, 24));
+                    if k % 256 == 0 && sixteens.insert(net & 0xffff_0000) {
+                        out.push((net & 0xffff_0000, 16));
+                    }
+                }
+                Ok(out)
+            }
+            Table::File(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                let lines = fib::routefile::parse_str(&text).with_context(|| path.clone())?;
+                let mut seen = std::collections::HashSet::with_capacity(lines.len());
+                Ok(lines
+                    .into_iter()
+                    .map(|l| (l.prefix.addr(), l.prefix.len()))
+                    .filter(|p| seen.insert(*p))
+                    .collect())
+            }
+        }
+    }
+}
+
+fn gen_routes(path: &str, table: &Table) -> Result<()> {
+    let text: String = table
+        .prefixes()?
         .into_iter()
         .map(|(net, len)| format!("{}/{len}\n", Ipv4Addr::from(net)))
         .collect();
     std::fs::write(path, text).with_context(|| format!("writing {path}"))
 }
 
-fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
+fn build_fib(table: &Table) -> Result<Fib> {
     let mut fib = Fib::new(FibConfig::default());
     let mut nexthops = Vec::new();
     for i in 0..16u32 {
@@ -121,7 +159,7 @@ fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
         fib.set_neighbour(1, gateway, Some([0x02, 0x4e, 0, 0, 0, i as u8]));
         nexthops.push(fib.add_nexthop(Nexthop::Gateway { port: 1, gateway })?);
     }
-    for (k, (net, len)) in prefixes(routes, seed).into_iter().enumerate() {
+    for (k, (net, len)) in table.prefixes()?.into_iter().enumerate() {
         let nh = nexthops[k % nexthops.len()];
         fib.add_route(
             TableId::MAIN,
@@ -132,7 +170,7 @@ fn build_fib(routes: usize, seed: u64) -> Result<Fib> {
     Ok(fib)
 }
 
-fn run(seconds: u64, routes: usize, seed: u64, cpu: usize, eal_args: &[String]) -> Result<()> {
+fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
     let eal = Eal::init(eal_args).context("EAL")?;
     let ports = eal.ports();
     if ports.len() != 2 {
@@ -145,7 +183,7 @@ fn run(seconds: u64, routes: usize, seed: u64, cpu: usize, eal_args: &[String]) 
         PortSetup::new(EthernetAddress(rx.mac()?)),
         PortSetup::new(EthernetAddress(tx.mac()?)),
     ];
-    let mut fib = build_fib(routes, seed)?;
+    let mut fib = build_fib(table)?;
     let sub = fib.register(ListenerConfig::new("core 0"))?;
     // Byte counts per core are not needed here (the devices count bytes too), and
     // reading every packet's length costs 10-16% end to end (docs/FORWARDING.md).
@@ -212,21 +250,27 @@ fn main() -> Result<()> {
     let mode = args.next().context("mode: gen-pcap or run")?;
     let mut positional = Vec::new();
     let (mut seconds, mut routes, mut seed, mut cpu) = (5u64, 100_000usize, 1u64, 1usize);
+    let mut route_file = None;
     let mut eal = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
             "--routes" => routes = args.next().context("--routes N")?.parse()?,
+            "--route-file" => route_file = Some(args.next().context("--route-file PATH")?),
             "--seed" => seed = args.next().context("--seed S")?.parse()?,
             "--cpu" => cpu = args.next().context("--cpu C")?.parse()?,
             "--" => eal.extend(args.by_ref()),
             _ => positional.push(a),
         }
     }
+    let table = match route_file {
+        Some(path) => Table::File(path),
+        None => Table::Synthetic { routes, seed },
+    };
     match (mode.as_str(), positional.as_slice()) {
-        ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, routes, seed),
-        ("gen-routes", [path]) => gen_routes(path, routes, seed),
-        ("run", []) => run(seconds, routes, seed, cpu, &eal),
-        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [--routes N] [--seed S] | gen-routes PATH [--routes N] [--seed S] | run [--seconds N] [--routes N] [--seed S] [--cpu C] -- EAL-ARGS"),
+        ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, &table, seed),
+        ("gen-routes", [path]) => gen_routes(path, &table),
+        ("run", []) => run(seconds, &table, cpu, &eal),
+        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [TABLE] | gen-routes PATH [TABLE] | run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS (TABLE: [--routes N] [--seed S] | --route-file PATH)"),
     }
 }
