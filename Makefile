@@ -40,12 +40,19 @@ test: deps data
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace $(DPDK_FEATURES)
 	FIBRE_DATA=$(CURDIR)/$(DATA) FIBRE_EXHAUSTIVE=1 $(CARGO) test --release -p fib --test dir24_exhaustive
 
-# The criterion suites (with DPDK's rte_lpm/rte_fib in the same process), then fibred
-# end to end against testpmd and l3fwd, route churn under load, and the figures in
-# docs/BENCHMARKS.md (scripts/bench-forward, ~15 min; BENCH_FORWARD="QUICK=1" for ~3).
+# The criterion suites (with DPDK's rte_lpm/rte_fib in the same process); one
+# forwarding core against testpmd mac and l3fwd on the RouteViews table
+# (scripts/bench-forward-core, ~4 min); then fibred end to end against testpmd and
+# l3fwd, route churn under load, and the figures in docs/BENCHMARKS.md
+# (scripts/bench-forward, ~15 min; BENCH_FORWARD="QUICK=1" for ~3). As root it first
+# reserves 8 GiB of 2 MiB hugepages (scripts/host/setup), which DPDK, like an
+# operator's host, runs on; BENCH_HUGEPAGES= skips that.
 BENCH_FORWARD ?=
+BENCH_HUGEPAGES ?= 8G
 bench: deps data
+	if [ -n "$(BENCH_HUGEPAGES)" ] && [ "$$(id -u)" = 0 ]; then scripts/host/setup --hugepages $(BENCH_HUGEPAGES); fi
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) bench --workspace $(DPDK_FEATURES)
+	TABLE=rv HUGE=auto CARGO=$(CARGO) scripts/bench-forward-core
 	env $(BENCH_FORWARD) CARGO=$(CARGO) scripts/bench-forward
 
 clean:
