@@ -14,7 +14,7 @@ use dataplane::forward::{
     classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency, Outcome,
     Verdict,
 };
-use dataplane::wire::{EthernetAddress, IpProtocol, VlanTag};
+use dataplane::wire::{EthernetAddress, VlanTag};
 use forward_support::*;
 use proptest::prelude::*;
 
@@ -85,33 +85,6 @@ fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
         prop_assert_eq!(&buffer[..], frame);
     }
     Ok(())
-}
-
-prop_compose! {
-    /// A valid, forwardable frame (untagged or tagged).
-    fn valid_spec()(
-        src in unicast_addr(),
-        dst in unicast_addr(),
-        ttl in 2u8..=255,
-        payload_len in 0usize..200,
-        padding in 0usize..8,
-        protocol in any::<u8>(),
-        ident in any::<u16>(),
-        dont_frag in any::<bool>(),
-        vlan in proptest::option::of((0u8..8, any::<bool>(), 0u16..4096)),
-    ) -> Spec {
-        Spec::default().with(|s| {
-            s.ip.src_addr = src;
-            s.ip.dst_addr = dst;
-            s.ip.ttl = ttl;
-            s.ip.payload_len = payload_len;
-            s.ip.protocol = IpProtocol(protocol);
-            s.ip.ident = ident;
-            s.ip.dont_frag = dont_frag;
-            s.padding = padding;
-            s.vlan = vlan.map(|(pcp, dei, vid)| VlanTag { pcp, dei, vid });
-        })
-    }
 }
 
 prop_compose! {

@@ -4,7 +4,7 @@
 mod forward_support;
 
 use dataplane::forward::{classify, forward, rewrite, Adjacency, Outcome, Verdict};
-use dataplane::wire::{EthernetAddress, IpProtocol, VlanTag};
+use dataplane::wire::EthernetAddress;
 use forward_support::*;
 use proptest::prelude::*;
 
@@ -27,35 +27,6 @@ fn run_and_check(frame: &[u8]) -> Result<Outcome, TestCaseError> {
         _ => prop_assert_eq!(&buffer[..], frame, "not forwarded but modified"),
     }
     Ok(outcome)
-}
-
-prop_compose! {
-    /// A valid, forwardable frame.
-    fn valid_spec()(
-        src in unicast_addr(),
-        dst in unicast_addr(),
-        ttl in 2u8..=255,
-        payload_len in 0usize..200,
-        padding in 0usize..8,
-        protocol in any::<u8>(),
-        ident in any::<u16>(),
-        dont_frag in any::<bool>(),
-        dscp in 0u8..64,
-        vlan in proptest::option::of((0u8..8, any::<bool>(), 0u16..4096)),
-    ) -> Spec {
-        Spec::default().with(|s| {
-            s.ip.src_addr = src;
-            s.ip.dst_addr = dst;
-            s.ip.ttl = ttl;
-            s.ip.payload_len = payload_len;
-            s.ip.protocol = IpProtocol(protocol);
-            s.ip.ident = ident;
-            s.ip.dont_frag = dont_frag;
-            s.ip.dscp = dscp;
-            s.padding = padding;
-            s.vlan = vlan.map(|(pcp, dei, vid)| VlanTag { pcp, dei, vid });
-        })
-    }
 }
 
 proptest! {

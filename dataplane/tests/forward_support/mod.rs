@@ -183,6 +183,38 @@ pub fn unicast_addr() -> impl proptest::strategy::Strategy<Value = Ipv4Addr> {
         .prop_filter("not local", |a| !LOCAL.contains(&u32::from(*a)))
 }
 
+/// A valid, forwardable frame (untagged or 802.1Q-tagged), for property tests.
+pub fn valid_spec() -> impl proptest::strategy::Strategy<Value = Spec> {
+    use proptest::prelude::*;
+    (
+        (
+            unicast_addr(),
+            unicast_addr(),
+            2u8..=255,
+            0usize..200,
+            0usize..8,
+        ),
+        (any::<u8>(), any::<u16>(), any::<bool>(), 0u8..64),
+        proptest::option::of((0u8..8, any::<bool>(), 0u16..4096)),
+    )
+        .prop_map(
+            |((src, dst, ttl, payload_len, padding), (protocol, ident, dont_frag, dscp), vlan)| {
+                Spec::default().with(|s| {
+                    s.ip.src_addr = src;
+                    s.ip.dst_addr = dst;
+                    s.ip.ttl = ttl;
+                    s.ip.payload_len = payload_len;
+                    s.ip.protocol = IpProtocol(protocol);
+                    s.ip.ident = ident;
+                    s.ip.dont_frag = dont_frag;
+                    s.ip.dscp = dscp;
+                    s.padding = padding;
+                    s.vlan = vlan.map(|(pcp, dei, vid)| VlanTag { pcp, dei, vid });
+                })
+            },
+        )
+}
+
 /// Overwrites bytes of `frame` (each index taken modulo the length) and truncates
 /// it if asked: a valid frame damaged the way property tests want.
 pub fn mutate(
