@@ -397,19 +397,29 @@ fn rewrite_at<const L3: usize>(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> b
     if (total_len > mtu) | (ttl <= 1) {
         return false;
     }
-    // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on the checksum and the TTL/protocol
-    // word both read little-endian (one's complement sums commute with the byte swap):
-    // there the TTL is the low byte, so m' = m - 1 (TTL >= 2: no borrow) and
-    // ~m + m' = 0xfffe whatever m is. ~HC + 0xfffe < 2^17: one end-around carry folds
-    // it. The same value `checksum::update_word` computes (tests/forward_fast.rs).
-    let old_checksum = u16::from_le_bytes([h[L3 + 10], h[L3 + 11]]);
-    let mut acc = u32::from(!old_checksum) + 0xfffe;
-    acc = (acc & 0xffff) + (acc >> 16);
-    let new_checksum = !(acc as u16);
-    h[L3 + 8] = ttl - 1;
-    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_le_bytes());
-    h[..12].copy_from_slice(macs);
+    let (l2, ip) = h.split_at_mut(L3);
+    forward_in_place(&mut l2[..12], ip, macs);
     true
+}
+
+/// The bytes forwarding changes, once the checks are done: TTL − 1 with the RFC 1624
+/// checksum update, then the 12 MAC bytes. `ip` is the IPv4 header (at least 20 bytes)
+/// with TTL ≥ 2, `l2` the frame's first 12 bytes.
+///
+/// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on the checksum and the TTL/protocol word
+/// both read little-endian (one's complement sums commute with the byte swap): there the
+/// TTL is the low byte, so m' = m - 1 (TTL >= 2: no borrow) and ~m + m' = 0xfffe whatever
+/// m is. ~HC + 0xfffe carries exactly when HC <= 0xfffd, giving ~HC - 1 after the
+/// end-around carry and so HC' = HC + 1; HC = 0xfffe gives 0 and 0xffff gives 1, that is
+/// HC + 2 (mod 2^16). The same value `checksum::update_word` computes
+/// (tests/forward_fast.rs, every checksum value).
+#[inline(always)]
+fn forward_in_place(l2: &mut [u8], ip: &mut [u8], macs: &[u8; 12]) {
+    let old_checksum = u16::from_le_bytes([ip[10], ip[11]]);
+    let new_checksum = old_checksum.wrapping_add(1 + u16::from(old_checksum >= 0xfffe));
+    ip[8] = ip[8].wrapping_sub(1);
+    ip[10..12].copy_from_slice(&new_checksum.to_le_bytes());
+    l2.copy_from_slice(macs);
 }
 
 /// [`rewrite_forwardable`] for an untagged frame [`classify_fast`] passed, without the
@@ -430,15 +440,8 @@ pub fn rewrite_classified(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> bool {
     if total_len > mtu {
         return false;
     }
-    // As in `rewrite_at`, HC' = ~(~HC + 0xfffe) with one end-around carry, on the
-    // checksum read little-endian. Worked out: ~HC + 0xfffe carries exactly when
-    // HC <= 0xfffd, giving ~HC - 1 and so HC' = HC + 1; HC = 0xfffe gives 0 and
-    // 0xffff gives 1, that is HC + 2 (mod 2^16). Fewer instructions than the folds.
-    let old_checksum = u16::from_le_bytes([h[L3 + 10], h[L3 + 11]]);
-    let new_checksum = old_checksum.wrapping_add(1 + u16::from(old_checksum >= 0xfffe));
-    h[L3 + 8] = h[L3 + 8].wrapping_sub(1);
-    h[L3 + 10..L3 + 12].copy_from_slice(&new_checksum.to_le_bytes());
-    h[..12].copy_from_slice(macs);
+    let (l2, ip) = h.split_at_mut(L3);
+    forward_in_place(&mut l2[..12], ip, macs);
     true
 }
 
