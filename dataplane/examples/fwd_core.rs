@@ -9,6 +9,13 @@
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
 //!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters
+//! fwd_core floor --stage mac|lookup [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
+//!     not the forwarding core but the least a forwarder does, over the same ports,
+//!     for telling the cost of the devices from the cost of routing: `mac` writes
+//!     both Ethernet addresses of every frame and sends it on (testpmd's mac mode,
+//!     through fibre's port layer); `lookup` takes the destination MAC from a
+//!     DIR-24-8 lookup of the destination in TABLE, batched as the core does it (the
+//!     table read every LPM router pays for a packet). No checks, no TTL.
 //! ```
 //! TABLE is `[--routes N] [--seed S]`: N distinct random /24s (and a /16 under each
 //! 256th), built from the seed (default 100000, 1); or `--route-file PATH [--seed S]`:
@@ -21,10 +28,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use dataplane::dpdk::{Eal, PortConfig};
+use dataplane::dpdk::{Eal, PortConfig, PortQueue};
+use dataplane::port::{Burst, Packet, Port, MAX_BURST};
 use dataplane::wire::EthernetAddress;
 use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
-use fib::{Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, Protocol, Route, TableId};
+use fib::{
+    Dir24Config, Dir24Table, Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, NexthopId,
+    Protocol, Route, TableId,
+};
 
 struct Rng(u64);
 impl Rng {
@@ -193,7 +204,6 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
     let queues = vec![rx.queue(0)?, tx.queue(0)?];
     let (mut core, handle) = ForwardingCore::new(config, queues, sub)?;
     let stop = AtomicBool::new(false);
-    let mut samples = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
         let worker = scope.spawn(|| -> Result<()> {
             // An EAL lcore id gives this thread the mempool's per-lcore cache: without
@@ -217,15 +227,9 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
             fib.installed().len(),
             started.elapsed()
         );
-        let mut last = rx.stats()?.ipackets;
-        for _ in 0..seconds {
-            std::thread::sleep(Duration::from_secs(1));
-            let now = rx.stats()?.ipackets;
-            println!("fwd_core: rx-pps {}", now - last);
-            samples.push(now - last);
-            last = now;
-        }
+        let sampled = print_rates(&rx, seconds);
         stop.store(true, Ordering::Relaxed);
+        sampled?;
         worker.join().expect("core thread")?;
         Ok(())
     })?;
@@ -245,12 +249,124 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
     Ok(())
 }
 
+/// What `floor` does to every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Both Ethernet addresses written: testpmd's mac mode.
+    Mac,
+    /// The destination MAC chosen by a DIR-24-8 lookup of the destination, done as
+    /// the core does it: the burst's destinations read and their tbl24 entries
+    /// prefetched, then one `lookup_bulk`.
+    Lookup,
+}
+
+/// The table of `table` as a bare DIR-24-8 (nexthop `k % 16` for the k-th prefix, as
+/// `build_fib` assigns them).
+fn build_dir24(table: &Table) -> Result<Dir24Table> {
+    let mut t = Dir24Table::new(Dir24Config::default());
+    for (k, (net, len)) in table.prefixes()?.into_iter().enumerate() {
+        t.insert(Ipv4Prefix::new(net, len)?, NexthopId((k % 16) as u32))?;
+    }
+    Ok(t)
+}
+
+/// The floor's loop: bursts of 32 from `rx`, rewritten in place, all sent on `tx`.
+/// Returns how many frames `tx` took.
+fn floor_loop<'p>(
+    stage: Stage,
+    table: &Dir24Table,
+    rx: &mut PortQueue<'p>,
+    tx: &mut PortQueue<'p>,
+    stop: &AtomicBool,
+) -> u64 {
+    // The frame's first 12 bytes by nexthop id (the 16 gateways of build_fib, then
+    // one for no route).
+    let mut macs = [[0u8; 12]; 17];
+    for (i, m) in macs.iter_mut().enumerate() {
+        m[..6].copy_from_slice(&[0x02, 0x4e, 0, 0, 0, i as u8]);
+        m[6..].copy_from_slice(&[0x02, 0x5e, 0, 0, 1, 1]);
+    }
+    let mut burst = Burst::new();
+    let mut sent = 0u64;
+    let mut dsts = [0u32; MAX_BURST];
+    let mut ids = [0u32; MAX_BURST];
+    while !stop.load(Ordering::Relaxed) {
+        let n = rx.rx_burst(&mut burst);
+        if n == 0 {
+            continue;
+        }
+        match stage {
+            Stage::Mac => ids[..n].fill(0),
+            Stage::Lookup => {
+                for (packet, d) in burst.iter().zip(dsts.iter_mut()) {
+                    *d = match packet.data().first_chunk::<34>() {
+                        Some(h) => u32::from_be_bytes([h[30], h[31], h[32], h[33]]),
+                        None => 0,
+                    };
+                    table.prefetch(*d);
+                }
+                table.lookup_bulk(&dsts[..n], &mut ids[..n]);
+            }
+        }
+        for (packet, &id) in burst.iter_mut().zip(ids.iter()) {
+            if let Some(head) = packet.data_mut().first_chunk_mut::<12>() {
+                head.copy_from_slice(&macs[(id as usize).min(16)]);
+            }
+        }
+        sent += tx.tx_burst(&mut burst) as u64;
+    }
+    sent
+}
+
+fn floor(stage: Stage, seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
+    let eal = Eal::init(eal_args).context("EAL")?;
+    let ports = eal.ports();
+    if ports.len() != 2 {
+        bail!("need exactly 2 ports (rx, tx), have {}", ports.len());
+    }
+    let pool = eal.mempool("fwd_core_pool", 16383, 256, 2048 + 128)?;
+    let rx = eal.start_port(ports[0], pool, &PortConfig::default())?;
+    let tx = eal.start_port(ports[1], pool, &PortConfig::default())?;
+    let dir24 = build_dir24(table)?;
+    let (mut rxq, mut txq) = (rx.queue(0)?, tx.queue(0)?);
+    rxq.set_count_bytes(false);
+    txq.set_count_bytes(false);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| -> Result<()> {
+        let worker = scope.spawn(|| -> Result<u64> {
+            // As for the core: an EAL lcore id (the mempool cache), pinned like it.
+            let _registration = eal.register_thread()?;
+            core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            Ok(floor_loop(stage, &dir24, &mut rxq, &mut txq, &stop))
+        });
+        let sampled = print_rates(&rx, seconds);
+        stop.store(true, Ordering::Relaxed);
+        let sent = worker.join().expect("floor thread")?;
+        sampled?;
+        println!("fwd_core: floor {stage:?} sent {sent}");
+        Ok(())
+    })
+}
+
+/// Prints port `rx`'s received packets per second, `seconds` times.
+fn print_rates(rx: &dataplane::dpdk::EthPort<'_>, seconds: u64) -> Result<()> {
+    let mut last = rx.stats()?.ipackets;
+    for _ in 0..seconds {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = rx.stats()?.ipackets;
+        println!("fwd_core: rx-pps {}", now - last);
+        last = now;
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().context("mode: gen-pcap or run")?;
     let mut positional = Vec::new();
     let (mut seconds, mut routes, mut seed, mut cpu) = (5u64, 100_000usize, 1u64, 1usize);
     let mut route_file = None;
+    let mut stage = None;
     let mut eal = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -259,6 +375,13 @@ fn main() -> Result<()> {
             "--route-file" => route_file = Some(args.next().context("--route-file PATH")?),
             "--seed" => seed = args.next().context("--seed S")?.parse()?,
             "--cpu" => cpu = args.next().context("--cpu C")?.parse()?,
+            "--stage" => {
+                stage = Some(match args.next().context("--stage mac|lookup")?.as_str() {
+                    "mac" => Stage::Mac,
+                    "lookup" => Stage::Lookup,
+                    other => bail!("--stage is mac or lookup, not {other}"),
+                })
+            }
             "--" => eal.extend(args.by_ref()),
             _ => positional.push(a),
         }
@@ -271,6 +394,13 @@ fn main() -> Result<()> {
         ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, &table, seed),
         ("gen-routes", [path]) => gen_routes(path, &table),
         ("run", []) => run(seconds, &table, cpu, &eal),
-        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [TABLE] | gen-routes PATH [TABLE] | run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS (TABLE: [--routes N] [--seed S] | --route-file PATH)"),
+        ("floor", []) => floor(
+            stage.context("floor needs --stage mac|lookup")?,
+            seconds,
+            &table,
+            cpu,
+            &eal,
+        ),
+        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [TABLE] | gen-routes PATH [TABLE] | run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS | floor --stage mac|lookup [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS (TABLE: [--routes N] [--seed S] | --route-file PATH)"),
     }
 }
