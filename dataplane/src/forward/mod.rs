@@ -314,8 +314,9 @@ pub fn classify_fast(frame: &[u8]) -> Option<u32> {
     let src_octet = (w22 >> 32) as u8;
     let dst_octet = w30 as u8;
     let ok = ((w12 & 0x00ff_ffff) == 0x0045_0008)
-        & (total_len >= ipv4::HEADER_LEN)
-        & (total_len <= ip_bytes)
+        // 20 <= total length <= the bytes after the Ethernet header (at least 20 here):
+        // one compare, a total length below 20 wrapping around to a huge value.
+        & (total_len.wrapping_sub(ipv4::HEADER_LEN) <= ip_bytes - ipv4::HEADER_LEN)
         & checksum_ok_words(word(14), w22, w30)
         & !(UNFORWARDABLE_OCTET[usize::from(src_octet)]
             | UNFORWARDABLE_OCTET[usize::from(dst_octet)])

@@ -149,11 +149,13 @@ impl<P> Burst<P> {
     }
 
     /// Appends a packet; gives it back when the burst is full.
+    #[inline]
     pub fn push(&mut self, pkt: P) -> Result<(), P> {
-        if self.len == MAX_BURST {
+        // One compare: `get_mut` is the fullness test and the bounds check at once.
+        let Some(slot) = self.pkts.get_mut(self.len) else {
             return Err(pkt);
-        }
-        self.pkts[self.len].write(pkt);
+        };
+        slot.write(pkt);
         self.len += 1;
         Ok(())
     }

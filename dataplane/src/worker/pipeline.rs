@@ -326,20 +326,32 @@ fn resolve(tables: &ForwardingTables, setups: &[PortSetup], id: u32) -> Result<A
     }
 }
 
-/// Moves every packet out of `burst` in order, handing each to `f` with its index.
+/// Moves every packet out of `burst` in order, handing each to `f` with its index and
+/// the matching item of `lanes` (the per-packet arrays of [`Parsed`] cut to the burst's
+/// length and zipped, so the loop indexes them without bounds checks). `lanes` has as
+/// many items as the burst has packets; were it shorter, the rest would leak, not be
+/// freed.
 #[inline(always)]
-fn drain_in_order<P>(burst: &mut Burst<P>, mut f: impl FnMut(usize, P)) {
+fn drain_in_order<P, L>(
+    burst: &mut Burst<P>,
+    lanes: impl Iterator<Item = L>,
+    mut f: impl FnMut(usize, P, L),
+) {
     let len = burst.len();
     let base = burst.as_mut_ptr();
     // SAFETY: the burst forgets its packets before any is moved out, so a panic in
     // `f` leaks the rest instead of dropping a moved-out packet twice; `len <=
     // MAX_BURST` trivially.
     unsafe { burst.set_len(0) };
-    for i in 0..len {
+    for (i, lane) in lanes.enumerate() {
+        if i >= len {
+            break;
+        }
         // SAFETY: slots 0..len held initialised packets owned by the burst (its old
-        // length); each is read exactly once, here, and the burst no longer claims it.
+        // length); each is read exactly once, here (i < len), and the burst no longer
+        // claims it.
         let packet = unsafe { base.add(i).read() };
-        f(i, packet);
+        f(i, packet, lane);
     }
 }
 
@@ -494,11 +506,30 @@ pub(crate) fn classify_burst<P: Packet>(
     }
     let tables = ctx.tables;
     let table_id = ingress_table(ctx, ingress);
-    let table = tables.table(table_id);
+    // Two copies of the loop, so the one that runs tests nothing per frame about the
+    // table (a port whose table does not exist yet punts everything: no route).
+    match tables.table(table_id) {
+        Some(t) => classify_frames(tables, table_id, rx, parsed, |d| t.prefetch(d)),
+        None => classify_frames(tables, table_id, rx, parsed, |_| {}),
+    }
+}
+
+/// [`classify_burst`]'s loop over the frames; `prefetch_route(dst)` hints the lookup
+/// of each forwardable destination.
+#[inline(always)]
+fn classify_frames<P: Packet>(
+    tables: &ForwardingTables,
+    table_id: TableId,
+    rx: &Burst<P>,
+    parsed: &mut Parsed,
+    prefetch_route: impl Fn(u32),
+) {
     let Parsed {
         l3, action, dst, ..
     } = parsed;
-    for (i, packet) in rx.iter().enumerate().take(MAX_BURST) {
+    // Zipped with the fixed-size arrays: one counter, no bounds checks.
+    let frames = rx.iter().zip(l3.iter_mut()).zip(dst.iter_mut());
+    for (i, ((packet, l3), dst)) in frames.enumerate() {
         let frame = packet.data();
         let (offset, d) = match classify_fast(frame) {
             Some(d) => (14, d),
@@ -510,11 +541,9 @@ pub(crate) fn classify_burst<P: Packet>(
                 }
             },
         };
-        dst[i] = d;
-        l3[i] = offset;
-        if let Some(t) = table {
-            t.prefetch(d);
-        }
+        *dst = d;
+        *l3 = offset;
+        prefetch_route(d);
     }
 }
 
@@ -555,10 +584,10 @@ pub(crate) fn forward_burst<P: Packet>(
     let parsed = &*parsed;
     // Every packet pushed on a TX burst here is one forwarded: count them once, at the end.
     let queued_before: usize = tx.iter().map(Burst::len).sum();
-    drain_in_order(rx, |i, mut packet| {
-        // i < n <= MAX_BURST, the length of the parsed arrays.
-        if parsed.l3[i] == 14 {
-            if let Some(e) = entries.get(parsed.nexthop[i] as usize) {
+    let lanes = parsed.l3[..n].iter().zip(&parsed.nexthop[..n]);
+    drain_in_order(rx, lanes, |i, mut packet, (&l3, &id)| {
+        if l3 == 14 {
+            if let Some(e) = entries.get(id as usize) {
                 if rewrite_classified(packet.data_mut(), &e.macs, e.mtu) {
                     // `resolve` checked the port exists; the burst has room (it was
                     // empty on entry and takes at most this burst).
