@@ -39,6 +39,9 @@ test: deps data
 	$(CARGO) clippy --workspace --all-targets $(DPDK_FEATURES) -- -D warnings
 	FIBRE_DATA=$(CURDIR)/$(DATA) $(CARGO) test --workspace $(DPDK_FEATURES)
 	FIBRE_DATA=$(CURDIR)/$(DATA) FIBRE_EXHAUSTIVE=1 $(CARGO) test --release -p fib --test dir24_exhaustive
+	# The one-core bench end to end, briefly (fibre, testpmd mac and the floor loops on
+	# net_pcap -> net_null, 4 s each): that make bench's script runs on this host.
+	L3FWD=0 HUGE=0 CARGO=$(CARGO) scripts/bench-forward-core 4 1 1 1000 256
 
 # The criterion suites (with DPDK's rte_lpm/rte_fib in the same process); one
 # forwarding core against testpmd mac and l3fwd on the RouteViews table
