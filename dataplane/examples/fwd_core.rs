@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use dataplane::dpdk::{Eal, PortConfig, PortQueue};
+use dataplane::dpdk::{Eal, EthPort, PortConfig, PortQueue};
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
 use dataplane::wire::EthernetAddress;
 use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
@@ -181,8 +181,8 @@ fn build_fib(table: &Table) -> Result<Fib> {
     Ok(fib)
 }
 
-fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
-    let eal = Eal::init(eal_args).context("EAL")?;
+/// The two ports every mode uses: port 0 receives, port 1 sends; one pool for both.
+fn start_ports(eal: &Eal) -> Result<(EthPort<'_>, EthPort<'_>)> {
     let ports = eal.ports();
     if ports.len() != 2 {
         bail!("need exactly 2 ports (rx, tx), have {}", ports.len());
@@ -190,6 +190,12 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
     let pool = eal.mempool("fwd_core_pool", 16383, 256, 2048 + 128)?;
     let rx = eal.start_port(ports[0], pool, &PortConfig::default())?;
     let tx = eal.start_port(ports[1], pool, &PortConfig::default())?;
+    Ok((rx, tx))
+}
+
+fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
+    let eal = Eal::init(eal_args).context("EAL")?;
+    let (rx, tx) = start_ports(&eal)?;
     let setups = vec![
         PortSetup::new(EthernetAddress(rx.mac()?)),
         PortSetup::new(EthernetAddress(tx.mac()?)),
@@ -320,13 +326,7 @@ fn floor_loop<'p>(
 
 fn floor(stage: Stage, seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
     let eal = Eal::init(eal_args).context("EAL")?;
-    let ports = eal.ports();
-    if ports.len() != 2 {
-        bail!("need exactly 2 ports (rx, tx), have {}", ports.len());
-    }
-    let pool = eal.mempool("fwd_core_pool", 16383, 256, 2048 + 128)?;
-    let rx = eal.start_port(ports[0], pool, &PortConfig::default())?;
-    let tx = eal.start_port(ports[1], pool, &PortConfig::default())?;
+    let (rx, tx) = start_ports(&eal)?;
     let dir24 = build_dir24(table)?;
     let (mut rxq, mut txq) = (rx.queue(0)?, tx.queue(0)?);
     rxq.set_count_bytes(false);
@@ -349,7 +349,7 @@ fn floor(stage: Stage, seconds: u64, table: &Table, cpu: usize, eal_args: &[Stri
 }
 
 /// Prints port `rx`'s received packets per second, `seconds` times.
-fn print_rates(rx: &dataplane::dpdk::EthPort<'_>, seconds: u64) -> Result<()> {
+fn print_rates(rx: &EthPort<'_>, seconds: u64) -> Result<()> {
     let mut last = rx.stats()?.ipackets;
     for _ in 0..seconds {
         std::thread::sleep(Duration::from_secs(1));
