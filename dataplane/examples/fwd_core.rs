@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use dataplane::dpdk::{Eal, EthPort, PortConfig, PortQueue};
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
-use dataplane::wire::EthernetAddress;
+use dataplane::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
 use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
 use fib::{
     Dir24Config, Dir24Table, Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, NexthopId,
@@ -66,20 +66,26 @@ fn networks(routes: usize, seed: u64) -> Vec<u32> {
     out
 }
 
+/// A 64-byte IPv4/UDP frame to `dst` (TTL 64, total length 50, ident `i`), as the wire
+/// module emits it.
 fn frame(dst: u32, i: u32) -> Vec<u8> {
     let mut f = vec![0u8; 64];
-    f[0..6].copy_from_slice(&[0x02, 0xf1, 0, 0, 0, 0]);
-    f[6..12].copy_from_slice(&[0x02, 0x5e, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&50u16.to_be_bytes());
-    f[18..20].copy_from_slice(&(i as u16).to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[192, 0, 2, 99]);
-    f[30..34].copy_from_slice(&dst.to_be_bytes());
-    let sum = dataplane::wire::checksum::checksum(&f[14..34]);
-    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    let ethernet = EthernetRepr {
+        dst_addr: EthernetAddress([0x02, 0xf1, 0, 0, 0, 0]),
+        src_addr: EthernetAddress([0x02, 0x5e, 0, 0, 0, 1]),
+        vlan: None,
+        ethertype: EtherType::IPV4,
+    };
+    let l3 = ethernet.emit(&mut f).expect("64 bytes hold the headers");
+    let mut ip = Ipv4Repr::new(
+        Ipv4Addr::new(192, 0, 2, 99),
+        Ipv4Addr::from(dst),
+        IpProtocol::UDP,
+        30,
+        64,
+    );
+    ip.ident = i as u16;
+    ip.emit(&mut f[l3..]).expect("64 bytes hold the headers");
     f
 }
 

@@ -12,7 +12,7 @@ use benches::addrs::AddressStream;
 use benches::routes::{self, DEFAULT_NEXTHOPS};
 use dataplane::port::soft::{SoftPacket, SoftPool};
 use dataplane::port::{Burst, Packet, Port, PortCounters};
-use dataplane::wire::EthernetAddress;
+use dataplane::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
 use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
 use fib::{Fib, FibConfig, ListenerConfig, Nexthop, Protocol, Route, TableId};
 
@@ -109,20 +109,26 @@ impl Port for MemPort {
     }
 }
 
+/// A 64-byte IPv4/UDP frame to `dst` (TTL 64, total length 50), as the wire module
+/// emits it.
 pub fn frame(dst: u32) -> Vec<u8> {
     let mut f = vec![0u8; 64];
-    f[0..6].copy_from_slice(&[0x02, 0xf1, 0, 0, 0, 1]);
-    f[6..12].copy_from_slice(&[0x02, 0x5e, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&50u16.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[10, 1, 2, 3]);
-    ip[16..20].copy_from_slice(&dst.to_be_bytes());
-    let sum = dataplane::wire::checksum::checksum(&f[14..34]);
-    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    let ethernet = EthernetRepr {
+        dst_addr: EthernetAddress([0x02, 0xf1, 0, 0, 0, 1]),
+        src_addr: EthernetAddress([0x02, 0x5e, 0, 0, 0, 1]),
+        vlan: None,
+        ethertype: EtherType::IPV4,
+    };
+    let l3 = ethernet.emit(&mut f).expect("64 bytes hold the headers");
+    Ipv4Repr::new(
+        Ipv4Addr::new(10, 1, 2, 3),
+        Ipv4Addr::from(dst),
+        IpProtocol::UDP,
+        30,
+        64,
+    )
+    .emit(&mut f[l3..])
+    .expect("64 bytes hold the headers");
     f
 }
 
