@@ -1,21 +1,42 @@
-//! fibre's control plane.
+//! fibre's control plane, one folder per feature. Each feature holds its
+//! request and reply types, its handlers and the state it owns:
 //!
-//! - [`neighbour`]: ARP resolution states, retries and expiry.
-//! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
-//!   ICMP echo, RFC 1812 ICMP errors), rate limited.
-//! - [`proto`]: the control-socket protocol (newline-delimited JSON, versioned).
-//! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
-//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
-//! - [`daemon`]: `fibred`'s control thread (the FIB's single writer) and its journal.
-//! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
+//! - [`routes`]: `route add|replace|del|show|get|load`, and route targets.
+//! - [`nexthops`]: nexthop objects.
+//! - [`neighbours`]: ARP resolution, frames held while a neighbour resolves, and
+//!   host routes for resolved hosts on connected subnets.
+//! - [`interfaces`]: ports, their addresses and links.
+//! - [`cores`]: forwarding cores, each a FIB listener.
+//! - [`stats`]: counters and `fib status`.
 //! - [`source`]: route sources outside fibred: the kernel's table (rtnetlink) and
 //!   FRR's zebra (FPM).
+//! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
+//!   ICMP echo, RFC 1812 ICMP errors), rate limited.
+//!
+//! Around them:
+//!
+//! - [`proto`]: the control-socket protocol's envelope and codec (newline-delimited
+//!   JSON, versioned); it lists every request and reply.
+//! - [`daemon`]: `fibred`'s control thread (the FIB's single writer): the
+//!   dispatch table from request to handler, the journal, the loop, start-up, and
+//!   the backends (DPDK, and software ports for in-process tests).
+//! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
+//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
+//! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
 pub mod config;
+pub mod cores;
 pub mod daemon;
-pub mod neighbour;
+pub mod interfaces;
+pub mod neighbours;
+pub mod nexthops;
 pub mod proto;
+pub mod routes;
 pub mod server;
 pub mod slowpath;
 pub mod source;
+pub mod stats;

@@ -101,6 +101,13 @@ pub struct ServerStats {
     pub replies_discarded: u64,
 }
 
+impl ServerStats {
+    /// Clients dropped for misbehaving, for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_too_long + self.dropped_slow + self.dropped_garbage + self.dropped_error
+    }
+}
+
 /// One decoded request, for the daemon to answer with [`Server::reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {

@@ -2,6 +2,7 @@
 //! mistake is refused with its line, column and reason.
 
 use control::config::*;
+use control::proto::{PortRef, RouteTarget};
 use std::net::Ipv4Addr;
 
 const EXAMPLE: &str = include_str!("../examples/fibred.toml");
@@ -11,11 +12,11 @@ fn the_example_parses() {
     let cfg = Config::parse(EXAMPLE, "fibred.toml").unwrap();
     assert_eq!(cfg.ports.len(), 3);
     assert_eq!(cfg.ports[0].name, "p0");
-    assert_eq!(cfg.ports[0].backend, PortBackend::Dpdk("net_memif0".into()));
+    assert_eq!(cfg.ports[0].device, "net_memif0");
     assert_eq!(cfg.ports[0].mac.unwrap().to_string(), "02:f1:b2:00:00:00");
     assert_eq!(cfg.ports[1].addrs.len(), 2);
     assert_eq!(cfg.ports[1].mtu, 1500);
-    assert_eq!(cfg.ports[2].backend, PortBackend::Soft);
+    assert_eq!(cfg.ports[2].device, "net_null0");
     assert_eq!(cfg.cores.set, CoreSet::Cpus(vec![1]));
     assert_eq!(cfg.cores.burst, 32);
     assert_eq!(cfg.fib.max_tbl8_groups, Some(32768));
@@ -27,17 +28,20 @@ fn the_example_parses() {
         cfg.nexthops[0],
         NexthopConfig {
             name: "upstream".into(),
-            target: Target::Via {
+            target: RouteTarget::Via {
                 gateway: Ipv4Addr::new(192, 0, 2, 254),
-                port: 0
+                port: Some(PortRef::Index(0))
             }
         }
     );
     assert_eq!(cfg.routes.len(), 5);
-    assert_eq!(cfg.routes[0].target, Target::Nexthop(0));
+    assert_eq!(
+        cfg.routes[0].target, cfg.nexthops[0].target,
+        "a named nexthop's target"
+    );
     assert_eq!(cfg.routes[2].distance, Some(10));
-    assert_eq!(cfg.routes[3].target, Target::Blackhole);
-    assert_eq!(cfg.routes[4].target, Target::Dev { port: 2 });
+    assert_eq!(cfg.routes[3].target, RouteTarget::Blackhole);
+    assert_eq!(cfg.routes[4].target, RouteTarget::Dev(PortRef::Index(2)));
     assert_eq!(cfg.routes[0].table, 254);
     assert_eq!(cfg.neighbours.len(), 2);
     assert_eq!(cfg.neighbours[1].port, 1);
@@ -46,7 +50,7 @@ fn the_example_parses() {
 
 #[test]
 fn a_minimal_file_gets_defaults() {
-    let cfg = Config::parse("[[port]]\nname = \"p0\"\nsoft = true\n", "m").unwrap();
+    let cfg = Config::parse("[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\n", "m").unwrap();
     assert_eq!(cfg.cores.set, CoreSet::Count(1));
     assert_eq!(cfg.cores.rx_ring, 1024);
     assert_eq!(cfg.control_socket.to_str(), Some(DEFAULT_CONTROL_SOCKET));
@@ -54,7 +58,7 @@ fn a_minimal_file_gets_defaults() {
     assert!(Config::parse("", "empty").unwrap().ports.is_empty());
 }
 
-const PORTS: &str = "[[port]]\nname = \"p0\"\nsoft = true\naddr = \"192.0.2.1/24\"\n";
+const PORTS: &str = "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\naddr = \"192.0.2.1/24\"\n";
 
 /// Parses `text` and checks the error's line, column and message.
 fn refused(text: &str, line: usize, column: usize, want: &str) {
@@ -78,25 +82,25 @@ fn syntax_and_type_errors_carry_positions() {
     refused("eal = [\"a\"\n", 1, 11, "");
     refused("x = 1\n", 1, 1, "unknown field `x`");
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = \"yes\"\n",
+        "[[port]]\nname = \"p0\"\ndpdk = true\n",
         3,
         8,
         "invalid type",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\nmtu = 70000\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\nmtu = 70000\n",
         4,
         7,
         "",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\nmac = \"02:00:00\"\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\nmac = \"02:00:00\"\n",
         4,
         7,
         "invalid MAC address",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\naddr = \"192.0.2.1\"\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\naddr = \"192.0.2.1\"\n",
         4,
         8,
         "invalid interface address",
@@ -125,50 +129,51 @@ fn syntax_and_type_errors_carry_positions() {
 fn semantic_errors_name_the_line() {
     // Ports.
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\n[[port]]\nname = \"p0\"\nsoft = true\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\n[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\n",
         5,
         8,
         "duplicate port \"p0\"",
     );
     refused("[[port]]\nname = \"p0\"\n", 2, 8, "needs dpdk");
+    // Software ports are for in-process tests (control::daemon::soft), not fibred.
     refused(
         "[[port]]\nname = \"p0\"\ndpdk = \"net_ring0\"\nsoft = true\n",
         4,
-        8,
-        "both dpdk and soft",
+        1,
+        "unknown field `soft`",
     );
     refused(
-        "[[port]]\nname = \"3\"\nsoft = true\n",
+        "[[port]]\nname = \"3\"\ndpdk = \"net_null0\"\n",
         2,
         8,
         "not a number",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\nmtu = 40\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\nmtu = 40\n",
         4,
         7,
         "mtu 40 out of range",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\nmac = \"01:00:5e:00:00:01\"\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\nmac = \"01:00:5e:00:00:01\"\n",
         4,
         7,
         "must be a unicast address",
     );
     refused(
-        &format!("{PORTS}[[port]]\nname = \"p1\"\nsoft = true\naddr = \"192.0.2.9/24\"\n"),
+        &format!("{PORTS}[[port]]\nname = \"p1\"\ndpdk = \"net_null0\"\naddr = \"192.0.2.9/24\"\n"),
         8,
         8,
         "overlaps 192.0.2.0/24 on port \"p0\"",
     );
     refused(
-        &format!("{PORTS}[[port]]\nname = \"p1\"\nsoft = true\naddr = \"192.0.2.1/30\"\n"),
+        &format!("{PORTS}[[port]]\nname = \"p1\"\ndpdk = \"net_null0\"\naddr = \"192.0.2.1/30\"\n"),
         8,
         8,
         "already on port \"p0\"",
     );
     refused(
-        "[[port]]\nname = \"p0\"\nsoft = true\naddr = \"192.0.2.0/24\"\n",
+        "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\naddr = \"192.0.2.0/24\"\n",
         4,
         8,
         "network or broadcast",

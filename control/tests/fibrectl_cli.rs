@@ -198,10 +198,12 @@ fn answer(fib: &mut Fib, req: &Request) -> Response {
             total: 2,
         })),
         Request::FibStatus => Ok(Reply::FibStatus(FibStatus::from_fib(fib))),
-        Request::NexthopDel { id } => Err(ErrorReply::from(fib::FibError::NexthopInUse {
-            id: NexthopId(*id),
-            routes: 3,
-        })),
+        Request::NexthopDel(NexthopDel { id }) => {
+            Err(ErrorReply::from(fib::FibError::NexthopInUse {
+                id: NexthopId(*id),
+                routes: 3,
+            }))
+        }
         _ => Ok(Reply::Done),
     }
 }

@@ -2,6 +2,7 @@
 //! error (never a panic), and every request and response round-trips.
 
 use control::proto::*;
+use dataplane::wire::ethernet::EthernetAddress;
 use fib::{Ipv4Prefix, Protocol};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -366,7 +367,7 @@ fn arb_request() -> impl Strategy<Value = Request> {
             .prop_map(|(a, port, mac)| Request::NeighAdd(NeighSpec {
                 addr: Ipv4Addr::from(a),
                 port,
-                mac: mac.map(Mac)
+                mac: mac.map(EthernetAddress)
             })),
         (any::<u32>(), 1u8..=32, arb_port()).prop_map(|(a, len, port)| Request::AddrAdd(
             AddrSpec {
@@ -377,8 +378,8 @@ fn arb_request() -> impl Strategy<Value = Request> {
                 port
             }
         )),
-        any::<u32>().prop_map(|id| Request::NexthopDel { id }),
-        any::<u32>().prop_map(|id| Request::CoreDel { id }),
+        any::<u32>().prop_map(|id| Request::NexthopDel(NexthopDel { id })),
+        any::<u32>().prop_map(|id| Request::CoreDel(CoreDel { id })),
         proptest::option::of(any::<usize>()).prop_map(|cpu| Request::CoreAdd(CoreAdd { cpu })),
         proptest::option::of(arb_port()).prop_map(|port| Request::LinkShow(PortFilter { port })),
         Just(Request::Hello),

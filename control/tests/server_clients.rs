@@ -5,6 +5,7 @@
 use control::cli::ControlClient;
 use control::proto::*;
 use control::server::{Server, ServerConfig, ServerError};
+use dataplane::wire::ethernet::EthernetAddress;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -70,7 +71,7 @@ fn handler(count: &mut u64) -> impl FnMut(control::server::ClientId, Request) ->
                         backend: "x".repeat(1000),
                         up: true,
                         speed_mbps: None,
-                        mac: Mac([2, 0, 0, 0, 0, 1]),
+                        mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
                         mtu: 1500,
                         rx_packets: 0,
                         rx_bytes: 0,

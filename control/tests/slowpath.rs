@@ -1,6 +1,7 @@
 //! The exception path's answers, byte by byte, against frames built independently.
 
-use control::slowpath::{InterfaceAddr, SlowAction, SlowPath, ORIGINATED_TTL};
+use control::interfaces::InterfaceAddr;
+use control::slowpath::{Interface, SlowAction, SlowPath, ORIGINATED_TTL};
 use dataplane::forward::PuntReason;
 use dataplane::wire::arp::{Operation, Packet as ArpPacket, Repr as ArpRepr, PACKET_LEN};
 use dataplane::wire::checksum;
@@ -20,10 +21,12 @@ const FAR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 
 fn slowpath() -> SlowPath {
     SlowPath::new(
-        vec![InterfaceAddr {
+        vec![Interface {
             port: 3,
-            addr: OUR_IP,
-            prefix_len: 24,
+            addr: InterfaceAddr {
+                addr: OUR_IP,
+                len: 24,
+            },
             mac: OUR_MAC,
         }],
         100,

@@ -113,7 +113,11 @@ const SCRIPT: &[&str] = &[
 ];
 
 /// Clock-dependent fields, zeroed in both the answer and the golden file.
-const CLOCK_FIELDS: &[&str] = &["\"uptime_ms\":", "\"committed_at_ns\":", "\"applied_at_ns\":"];
+const CLOCK_FIELDS: &[&str] = &[
+    "\"uptime_ms\":",
+    "\"committed_at_ns\":",
+    "\"applied_at_ns\":",
+];
 
 fn zero_clock_fields(line: &str) -> String {
     let mut out = line.to_string();

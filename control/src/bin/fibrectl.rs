@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use control::cli::{ClientError, ControlClient, DEFAULT_SOCKET};
 use control::proto::*;
+use dataplane::wire::ethernet::EthernetAddress as Mac;
 use fib::routefile::{self, RouteLine};
 use fib::{Ipv4Prefix, Protocol};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -496,7 +497,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             })
         }
-        Command::Nexthop(NexthopCmd::Del { id }) => Request::NexthopDel { id },
+        Command::Nexthop(NexthopCmd::Del { id }) => Request::NexthopDel(NexthopDel { id }),
         Command::Nexthop(NexthopCmd::Show) => Request::NexthopShow,
         Command::Neigh(NeighCmd::Add { addr, rest }) => {
             let r = route_words(rest, "neigh add", &["lladdr", "dev"])?;
@@ -545,7 +546,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let r = route_words(rest, "core add", &["cpu"])?;
             Request::CoreAdd(CoreAdd { cpu: r.cpu })
         }
-        Command::Core(CoreCmd::Del { id }) => Request::CoreDel { id },
+        Command::Core(CoreCmd::Del { id }) => Request::CoreDel(CoreDel { id }),
         Command::Fib(FibCmd::Status) => Request::FibStatus,
     };
     let mut client = ControlClient::connect(&cli.socket)?;

@@ -19,6 +19,7 @@
 //! unchanged table costs the cores nothing.
 
 pub mod fpm;
+pub mod handler;
 pub mod kernel;
 
 use crate::proto::{Request, RouteDel, RouteSpec, RouteTarget};

@@ -79,7 +79,7 @@ impl fmt::Debug for EthernetAddress {
 
 /// Why a string is not a MAC address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid MAC address {0:?}: expected six hex pairs separated by ':' or '-'")]
+#[error("invalid MAC address {0:?}: expected six hex bytes like 02:00:00:00:00:01")]
 pub struct ParseEthernetAddressError(pub String);
 
 impl FromStr for EthernetAddress {

@@ -21,6 +21,9 @@
 //!
 //! Nothing here is on a core's hot path; it allocates its replies.
 
+pub mod punts;
+
+use crate::interfaces::InterfaceAddr;
 use dataplane::forward::PuntReason;
 use dataplane::wire::arp::{self, Operation as ArpOperation, Packet as ArpPacket, Repr as ArpRepr};
 use dataplane::wire::ethernet::{EtherType, EthernetAddress, Frame, Repr as EthernetRepr};
@@ -35,20 +38,12 @@ use std::time::Instant;
 /// TTL of the datagrams the router originates.
 pub const ORIGINATED_TTL: u8 = 64;
 
-/// One interface address of the router.
+/// One interface address of the router, with the port it is on and that port's MAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InterfaceAddr {
+pub struct Interface {
     pub port: PortId,
-    pub addr: Ipv4Addr,
-    pub prefix_len: u8,
+    pub addr: InterfaceAddr,
     pub mac: EthernetAddress,
-}
-
-impl InterfaceAddr {
-    fn on_subnet(&self, addr: Ipv4Addr) -> bool {
-        let mask = fib::prefix::mask(self.prefix_len);
-        u32::from(addr) & mask == u32::from(self.addr) & mask
-    }
 }
 
 /// Token bucket: `rate` tokens per second, at most `burst` saved up.
@@ -101,46 +96,31 @@ pub enum SlowAction {
     Resolve { port: PortId, dst: Ipv4Addr },
 }
 
-macro_rules! counters {
-    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* $field:ident),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-        pub struct $name { $($(#[$fm])* pub $field: u64),+ }
-        impl $name {
-            /// (name, value) pairs, for `stats` output.
-            pub fn pairs(&self) -> Vec<(&'static str, u64)> {
-                vec![$((stringify!($field), self.$field)),+]
-            }
-        }
-    };
-}
-
-counters! {
-    /// What the slow path did, by outcome. Every punted frame lands in exactly one.
-    pub struct SlowPathCounters {
-        arp_replies,
-        arp_learned,
-        arp_ignored,
-        echo_replies,
-        icmp_errors,
-        rate_limited,
-        /// RFC 1812 §4.3.2.7 forbids an error about this datagram.
-        error_suppressed,
-        resolve_requests,
-        local_tcp_dropped,
-        /// ICMP to the router other than echo requests.
-        local_ignored,
-        fragmentation_unsupported,
-        ip_options_unsupported,
-        malformed,
-        no_interface,
-    }
+/// What the slow path did, by outcome. Every punted frame lands in exactly one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SlowPathCounters {
+    pub arp_replies: u64,
+    pub arp_learned: u64,
+    pub arp_ignored: u64,
+    pub echo_replies: u64,
+    pub icmp_errors: u64,
+    pub rate_limited: u64,
+    /// RFC 1812 §4.3.2.7 forbids an error about this datagram.
+    pub error_suppressed: u64,
+    pub resolve_requests: u64,
+    pub local_tcp_dropped: u64,
+    /// ICMP to the router other than echo requests.
+    pub local_ignored: u64,
+    pub fragmentation_unsupported: u64,
+    pub ip_options_unsupported: u64,
+    pub malformed: u64,
+    pub no_interface: u64,
 }
 
 /// The exception handler of one router.
 #[derive(Debug)]
 pub struct SlowPath {
-    interfaces: Vec<InterfaceAddr>,
+    interfaces: Vec<Interface>,
     errors: RateLimit,
     echoes: RateLimit,
     counters: SlowPathCounters,
@@ -148,7 +128,7 @@ pub struct SlowPath {
 
 impl SlowPath {
     /// `error_rate`/`error_burst` limit ICMP errors; echo replies get ten times that.
-    pub fn new(interfaces: Vec<InterfaceAddr>, error_rate: u32, error_burst: u32) -> Self {
+    pub fn new(interfaces: Vec<Interface>, error_rate: u32, error_burst: u32) -> Self {
         SlowPath {
             interfaces,
             errors: RateLimit::new(error_rate, error_burst),
@@ -164,20 +144,20 @@ impl SlowPath {
         self.counters
     }
 
-    pub fn interfaces(&self) -> &[InterfaceAddr] {
+    pub fn interfaces(&self) -> &[Interface] {
         &self.interfaces
     }
 
-    pub fn set_interfaces(&mut self, interfaces: Vec<InterfaceAddr>) {
+    pub fn set_interfaces(&mut self, interfaces: Vec<Interface>) {
         self.interfaces = interfaces;
     }
 
-    fn interface_on(&self, port: PortId) -> Option<&InterfaceAddr> {
+    fn interface_on(&self, port: PortId) -> Option<&Interface> {
         self.interfaces.iter().find(|i| i.port == port)
     }
 
     fn is_ours(&self, addr: Ipv4Addr) -> bool {
-        self.interfaces.iter().any(|i| i.addr == addr)
+        self.interfaces.iter().any(|i| i.addr.addr == addr)
     }
 
     /// Handles one punted frame received on `port`. `mtu` is the egress MTU for
@@ -254,7 +234,7 @@ impl SlowPath {
         let Some(iface) = self
             .interfaces
             .iter()
-            .find(|i| i.port == port && i.on_subnet(repr.source_protocol_addr))
+            .find(|i| i.port == port && i.addr.on_subnet(repr.source_protocol_addr))
             .copied()
         else {
             self.counters.arp_ignored += 1;
@@ -262,7 +242,7 @@ impl SlowPath {
         };
         let sender_ok = repr.source_hardware_addr.is_unicast()
             && !repr.source_protocol_addr.is_unspecified()
-            && repr.source_protocol_addr != iface.addr;
+            && repr.source_protocol_addr != iface.addr.addr;
         if sender_ok {
             self.counters.arp_learned += 1;
             out.push(SlowAction::Learned {
@@ -274,7 +254,7 @@ impl SlowPath {
         let for_us = self
             .interfaces
             .iter()
-            .any(|i| i.port == port && i.addr == repr.target_protocol_addr);
+            .any(|i| i.port == port && i.addr.addr == repr.target_protocol_addr);
         if repr.operation == ArpOperation::Request && for_us && sender_ok {
             let reply = repr.reply(iface.mac);
             let eth_reply = EthernetRepr {
@@ -298,7 +278,7 @@ impl SlowPath {
         &mut self,
         port: PortId,
         eth: &EthernetRepr,
-        iface: &InterfaceAddr,
+        iface: &Interface,
         ip: &Ipv4Packet<&[u8]>,
         now: Instant,
     ) -> Vec<SlowAction> {
@@ -358,8 +338,11 @@ impl SlowPath {
             next_hop_mtu: 0,
         };
         // Errors about datagrams to us come from the address they were sent to.
-        let from = InterfaceAddr {
-            addr: ip.dst_addr(),
+        let from = Interface {
+            addr: InterfaceAddr {
+                addr: ip.dst_addr(),
+                ..iface.addr
+            },
             ..*iface
         };
         if let Some(frame) = self.icmp_error(kind, eth, &from, ip, now) {
@@ -372,7 +355,7 @@ impl SlowPath {
         &mut self,
         kind: ErrorKind,
         eth: &EthernetRepr,
-        iface: &InterfaceAddr,
+        iface: &Interface,
         ip: &Ipv4Packet<&[u8]>,
         now: Instant,
     ) -> Option<Vec<u8>> {
@@ -386,8 +369,13 @@ impl SlowPath {
         }
         let offending = ip.clone().into_inner();
         let mut datagram = [0u8; icmpv4::MAX_ERROR_DATAGRAM_LEN];
-        let Ok(n) = icmpv4::emit_error(kind, offending, iface.addr, ORIGINATED_TTL, &mut datagram)
-        else {
+        let Ok(n) = icmpv4::emit_error(
+            kind,
+            offending,
+            iface.addr.addr,
+            ORIGINATED_TTL,
+            &mut datagram,
+        ) else {
             self.counters.malformed += 1;
             return None;
         };
@@ -408,7 +396,7 @@ impl SlowPath {
     fn frame_back(
         &self,
         eth: &EthernetRepr,
-        iface: &InterfaceAddr,
+        iface: &Interface,
         ip: &Ipv4Repr,
         payload: impl FnOnce(&mut [u8]) -> bool,
     ) -> Option<Vec<u8>> {
@@ -429,12 +417,12 @@ impl SlowPath {
         let iface = self
             .interfaces
             .iter()
-            .find(|i| i.port == port && i.on_subnet(target))
+            .find(|i| i.port == port && i.addr.on_subnet(target))
             .or_else(|| self.interface_on(port))?;
         let req = ArpRepr {
             operation: ArpOperation::Request,
             source_hardware_addr: iface.mac,
-            source_protocol_addr: iface.addr,
+            source_protocol_addr: iface.addr.addr,
             target_hardware_addr: EthernetAddress::ZERO,
             target_protocol_addr: target,
         };

@@ -1,0 +1,155 @@
+//! From a validated configuration to a running router: the file's state as
+//! requests, the journal's runtime changes replayed over it, the cores started,
+//! then the route sources, then the control socket. Backend-neutral: `fibred`
+//! calls [`run`] with its DPDK backend, tests with the software one.
+
+use super::journal::{Journal, JournalWriter};
+use super::{serve, Backend, PortMeta, Router};
+use crate::config::{Config, CoreSet};
+use crate::interfaces::PortRef;
+use crate::proto::{AddrSpec, NeighSpec, Request, RouteSpec};
+use crate::server::Server;
+use anyhow::{bail, Context, Result};
+use fib::dir24::Dir24Config;
+use fib::{Fib, FibConfig, Protocol};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+/// Events per core's FIB listener ring when the file does not say.
+pub const DEFAULT_LISTENER_RING: usize = 4096;
+
+/// The configuration file's state, as the requests that build it.
+pub fn config_requests(cfg: &Config) -> Vec<Request> {
+    let mut out = Vec::new();
+    for (i, p) in cfg.ports.iter().enumerate() {
+        for a in &p.addrs {
+            out.push(Request::AddrAdd(AddrSpec {
+                addr: *a,
+                port: PortRef::Index(i as u16),
+            }));
+        }
+    }
+    for n in &cfg.neighbours {
+        out.push(Request::NeighAdd(NeighSpec {
+            addr: n.addr,
+            port: PortRef::Index(n.port),
+            mac: Some(n.mac),
+        }));
+    }
+    for r in &cfg.routes {
+        out.push(Request::RouteReplace(RouteSpec {
+            table: r.table,
+            prefix: r.prefix,
+            target: r.target.clone(),
+            protocol: Protocol::Static,
+            distance: r.distance,
+        }));
+    }
+    out
+}
+
+/// The FIB's and the cores' DIR-24-8 tables' limits from `[fib]`.
+pub fn fib_configs(cfg: &Config) -> Result<(FibConfig, Dir24Config)> {
+    let mut fib_cfg = FibConfig::default();
+    if let Some(n) = cfg.fib.max_nexthops {
+        fib_cfg.max_nexthops = n.min(fib_cfg.max_nexthops);
+    }
+    if let Some(n) = cfg.fib.max_resyncs_in_a_row {
+        fib_cfg.max_resyncs_in_a_row = n;
+    }
+    let mut dir24 = Dir24Config::default();
+    if let Some(g) = cfg.fib.max_tbl8_groups {
+        if g > fib::dir24::MAX_TBL8_GROUPS {
+            bail!(
+                "fib.max_tbl8_groups = {g}: the DIR-24-8 layout addresses at most {}",
+                fib::dir24::MAX_TBL8_GROUPS
+            );
+        }
+        dir24.tbl8_groups_max = g;
+    }
+    Ok((fib_cfg, dir24))
+}
+
+/// The CPU of each configured core (`None`: placed by the daemon).
+pub fn core_cpus(cfg: &Config) -> Vec<Option<usize>> {
+    match &cfg.cores.set {
+        CoreSet::Cpus(c) => c.iter().map(|c| Some(*c)).collect(),
+        CoreSet::Count(n) => (0..*n).map(|_| None).collect(),
+    }
+}
+
+/// A router over `ports` holding the configuration file's state (no cores yet).
+pub fn configured_router<B: Backend>(
+    cfg: &Config,
+    backend: B,
+    ports: Vec<PortMeta>,
+) -> Result<Router<B>> {
+    let (fib_cfg, _) = fib_configs(cfg)?;
+    let ring = cfg.fib.ring_size.unwrap_or(DEFAULT_LISTENER_RING);
+    let mut router = Router::new(Fib::new(fib_cfg), backend, ports, ring);
+    for r in config_requests(cfg) {
+        let name = r.name();
+        router
+            .handle(r)
+            .map_err(|e| anyhow::anyhow!("configuration {name}: {}", e.message))?;
+    }
+    // The file's state is the file's, not the journal's.
+    router.take_journal();
+    Ok(router)
+}
+
+/// Replays the journal at `path` over the router (an entry that no longer applies
+/// is logged and skipped) and returns the writer that appends new changes to it.
+pub fn restore<B: Backend>(router: &mut Router<B>, path: &Path) -> Result<JournalWriter> {
+    let (journal, saved) = Journal::open(path)?;
+    let n = saved.len();
+    let mut refused = 0;
+    for r in saved {
+        if let Err(e) = router.handle(r) {
+            refused += 1;
+            tracing::warn!(error = %e.message, "journal entry no longer applies");
+        }
+    }
+    router.take_journal();
+    tracing::info!(path = %path.display(), entries = n, refused, "runtime state restored");
+    JournalWriter::spawn(journal).context("starting the journal writer")
+}
+
+/// Runs the daemon on `backend` until `stop` is set: configured state, journal,
+/// cores, route sources, control socket, then the control loop; on the way out,
+/// sources and cores are stopped and the journal flushed.
+pub fn run<B: Backend>(
+    cfg: &Config,
+    backend: B,
+    ports: Vec<PortMeta>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let mut router = configured_router(cfg, backend, ports)?;
+    let journal = match &cfg.state_file {
+        Some(path) => Some(restore(&mut router, path)?),
+        None => None,
+    };
+    for cpu in core_cpus(cfg) {
+        router
+            .add_core(cpu)
+            .map_err(|e| anyhow::anyhow!("starting a core: {}", e.message))?;
+    }
+    // Route sources start once the cores are listening, so their first dump
+    // already flows to the cores as live changes.
+    if let Some(k) = &cfg.kernel {
+        router.add_source(crate::source::kernel::spawn(k).context("[kernel] route mirror")?);
+    }
+    if let Some(f) = &cfg.fpm {
+        router.add_source(crate::source::fpm::spawn(f).context("[fpm] server")?);
+    }
+    let mut server = Server::bind(&cfg.control_socket)
+        .with_context(|| format!("control socket {}", cfg.control_socket.display()))?;
+    tracing::info!(socket = %cfg.control_socket.display(), routes = router.fib().stats().prefixes, "fibred ready");
+    serve::serve(&mut router, &mut server, journal.as_ref(), stop);
+    tracing::info!("shutting down");
+    router.stop_all();
+    drop(server);
+    // Flushes what is queued for the journal.
+    drop(journal);
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! `addr add|del|show` and `link show`. An address brings the connected route for
+//! its subnet, a local /32, and the slow path answering ARP and ICMP for it.
+
+use super::{AddrSpec, AddressInfo, LinkInfo, PortFilter};
+use crate::daemon::{Backend, Router};
+use crate::nexthops::release_if_unused;
+use crate::proto::{ErrorKind, ErrorReply, Reply, Response};
+use crate::slowpath::Interface;
+use fib::{Nexthop, PortId, Protocol, Route};
+
+pub fn addr_add<B: Backend>(r: &mut Router<B>, a: AddrSpec) -> Response {
+    let port = r.interfaces.port(&a.port)?;
+    if r.interfaces
+        .addrs
+        .iter()
+        .any(|(_, x)| x.addr == a.addr.addr)
+    {
+        return Err(ErrorReply::new(
+            ErrorKind::AlreadyExists,
+            format!("address {} is already configured", a.addr.addr),
+        ));
+    }
+    let table = r.interfaces.table(port);
+    let connected = r.fib.nexthop_for(Nexthop::Connected { port })?;
+    let local = r.fib.nexthop_for(Nexthop::Local)?;
+    r.fib.replace_route(
+        table,
+        a.addr.subnet(),
+        Route::new(connected, Protocol::Connected),
+    )?;
+    r.fib
+        .replace_route(table, a.addr.host(), Route::new(local, Protocol::Local))?;
+    r.interfaces.addrs.push((port, a.addr));
+    sync_slowpath(r);
+    Ok(Reply::Done)
+}
+
+pub fn addr_del<B: Backend>(r: &mut Router<B>, a: AddrSpec) -> Response {
+    let port = r.interfaces.port(&a.port)?;
+    let i = r
+        .interfaces
+        .addrs
+        .iter()
+        .position(|(p, x)| *p == port && *x == a.addr)
+        .ok_or_else(|| {
+            ErrorReply::not_found(format!(
+                "address {} is not on port {}",
+                a.addr,
+                r.interfaces.name(port)
+            ))
+        })?;
+    r.interfaces.addrs.remove(i);
+    let table = r.interfaces.table(port);
+    // Another address may share the subnet: keep its connected route then.
+    if !r
+        .interfaces
+        .addrs
+        .iter()
+        .any(|(p, x)| *p == port && x.subnet() == a.addr.subnet())
+    {
+        let _ = r.fib.del_route(table, a.addr.subnet(), Protocol::Connected);
+    }
+    let _ = r.fib.del_route(table, a.addr.host(), Protocol::Local);
+    release_if_unused(&mut r.fib, Nexthop::Connected { port });
+    release_if_unused(&mut r.fib, Nexthop::Local);
+    sync_slowpath(r);
+    Ok(Reply::Done)
+}
+
+pub fn addr_show<B: Backend>(r: &Router<B>, f: PortFilter) -> Response {
+    let only = f.port.as_ref().map(|p| r.interfaces.port(p)).transpose()?;
+    Ok(Reply::Addresses(
+        r.interfaces
+            .addrs
+            .iter()
+            .filter(|(p, _)| only.is_none_or(|o| o == *p))
+            .map(|(p, a)| AddressInfo {
+                port: r.interfaces.name(*p),
+                addr: *a,
+            })
+            .collect(),
+    ))
+}
+
+pub fn link_show<B: Backend>(r: &Router<B>, f: PortFilter) -> Response {
+    let only = f.port.as_ref().map(|p| r.interfaces.port(p)).transpose()?;
+    Ok(Reply::Links(
+        (0..r.interfaces.ports.len() as PortId)
+            .filter(|p| only.is_none_or(|o| o == *p))
+            .map(|p| link_info(r, p))
+            .collect(),
+    ))
+}
+
+/// One port, as `link show` and `stats` list it.
+pub fn link_info<B: Backend>(r: &Router<B>, p: PortId) -> LinkInfo {
+    let meta = &r.interfaces.ports[p as usize];
+    let link = r.backend.link(p);
+    LinkInfo {
+        index: p,
+        name: meta.name.clone(),
+        backend: r.backend.kind().into(),
+        up: link.up,
+        speed_mbps: link.speed_mbps,
+        mac: meta.mac,
+        mtu: meta.mtu,
+        rx_packets: link.rx_packets,
+        rx_bytes: link.rx_bytes,
+        rx_dropped: link.rx_dropped,
+        tx_packets: link.tx_packets,
+        tx_bytes: link.tx_bytes,
+        tx_dropped: link.tx_dropped,
+    }
+}
+
+/// The slow path answers for exactly the configured addresses.
+fn sync_slowpath<B: Backend>(r: &mut Router<B>) {
+    let ifaces = r
+        .interfaces
+        .addrs
+        .iter()
+        .map(|(p, a)| Interface {
+            port: *p,
+            addr: *a,
+            mac: r.interfaces.ports[*p as usize].mac,
+        })
+        .collect();
+    r.slowpath.set_interfaces(ifaces);
+}

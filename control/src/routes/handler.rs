@@ -1,0 +1,173 @@
+//! `route add|replace|del|show|get|load` against the FIB (and, for `route get
+//! core N`, a core's own table).
+
+use super::{
+    targets, BatchApplied, BatchError, RouteBatch, RouteChanged, RouteDel, RouteFilter, RouteGet,
+    RouteInfo, RouteList, RouteLookup, RouteSpec, RouteTarget, MAX_BATCH_ERRORS,
+};
+use crate::daemon::{Backend, Router};
+use crate::nexthops::handler::{info, via_text};
+use crate::proto::{ErrorKind, ErrorReply, Reply, Response};
+use fib::{FibError, NexthopId, Route, TableId};
+use std::time::{Duration, Instant};
+
+/// `route add` (`replace`: false) and `route replace`.
+pub fn set<B: Backend>(
+    r: &mut Router<B>,
+    spec: RouteSpec,
+    replace: bool,
+    now: Instant,
+) -> Response {
+    let table = TableId(spec.table);
+    // Refuse before creating anything, so a bad request changes nothing.
+    let existing = r.fib.route(table, &spec.prefix)?;
+    if !replace && existing.is_some_and(|e| e.find(spec.protocol).is_some()) {
+        return Err(FibError::RouteExists {
+            table,
+            prefix: spec.prefix,
+            protocol: spec.protocol,
+        }
+        .into());
+    }
+    targets::check(r, &spec.target)?;
+    let nexthop = targets::nexthop_id(r, &spec.target, now)?;
+    let mut route = Route::new(nexthop, spec.protocol);
+    if let Some(d) = spec.distance {
+        route = route.with_distance(d);
+    }
+    let seq = if replace {
+        r.fib.replace_route(table, spec.prefix, route)?
+    } else {
+        r.fib.add_route(table, spec.prefix, route)?
+    };
+    Ok(Reply::RouteChanged(RouteChanged { seq }))
+}
+
+pub fn del<B: Backend>(r: &mut Router<B>, d: RouteDel) -> Response {
+    let seq = r.fib.del_route(TableId(d.table), d.prefix, d.protocol)?;
+    Ok(Reply::RouteChanged(RouteChanged { seq }))
+}
+
+/// `route load`: every route of the batch, each refused one counted (and the first
+/// [`MAX_BATCH_ERRORS`] listed) without stopping the others.
+pub fn load<B: Backend>(r: &mut Router<B>, batch: RouteBatch, now: Instant) -> Response {
+    let table = TableId(batch.table);
+    let mut applied = 0;
+    let mut errors = Vec::new();
+    let mut failed = 0;
+    // Most routes of a file share a few targets: resolve each target once.
+    let mut ids: Vec<(RouteTarget, NexthopId)> = Vec::new();
+    for (index, route) in batch.routes.into_iter().enumerate() {
+        let id = match ids.iter().find(|(t, _)| *t == route.target) {
+            Some((_, id)) => Ok(*id),
+            None => targets::nexthop_id(r, &route.target, now)
+                .inspect(|id| ids.push((route.target.clone(), *id))),
+        };
+        let result = id.and_then(|nh| {
+            let mut fib_route = Route::new(nh, batch.protocol);
+            if let Some(d) = batch.distance {
+                fib_route = fib_route.with_distance(d);
+            }
+            if batch.replace {
+                r.fib.replace_route(table, route.prefix, fib_route)
+            } else {
+                r.fib.add_route(table, route.prefix, fib_route)
+            }
+            .map_err(ErrorReply::from)
+        });
+        match result {
+            Ok(_) => applied += 1,
+            Err(e) => {
+                failed += 1;
+                if errors.len() < MAX_BATCH_ERRORS {
+                    errors.push(BatchError {
+                        index,
+                        message: e.message,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Reply::BatchApplied(BatchApplied {
+        applied,
+        failed,
+        errors,
+        seq: r.fib.seq(),
+    }))
+}
+
+pub fn show<B: Backend>(r: &Router<B>, filter: RouteFilter) -> Response {
+    let mut routes = Vec::new();
+    for table in r.fib.table_ids() {
+        if filter.table.is_some_and(|t| t != table.0) {
+            continue;
+        }
+        let Ok(iter) = r.fib.routes(table) else {
+            continue;
+        };
+        for (prefix, entry) in iter {
+            for (i, route) in entry.routes().enumerate() {
+                if filter.matches(table.0, &prefix, route.protocol) {
+                    routes.push(RouteInfo {
+                        table: table.0,
+                        prefix,
+                        protocol: route.protocol,
+                        distance: route.distance,
+                        nexthop: route.nexthop.0,
+                        via: String::new(),
+                        installed: i == 0,
+                    });
+                }
+            }
+        }
+    }
+    routes.sort_by_key(|r| (r.table, r.prefix.addr(), r.prefix.len(), !r.installed));
+    let total = routes.len();
+    if let Some(limit) = filter.limit {
+        routes.truncate(limit);
+    }
+    for route in &mut routes {
+        route.via = via_text(r, NexthopId(route.nexthop));
+    }
+    Ok(Reply::Routes(RouteList { routes, total }))
+}
+
+/// `route get ADDR [core N]`: the FIB's answer, or the core's own table's.
+pub fn get<B: Backend>(r: &Router<B>, get: RouteGet) -> Response {
+    let table = TableId(get.table);
+    let (prefix, nexthop, seq) = match get.core {
+        None => {
+            let hit = r.fib.lookup(table, get.addr)?;
+            (
+                hit.map(|(p, _)| p),
+                hit.map(|(_, route)| route.nexthop),
+                r.fib.seq(),
+            )
+        }
+        Some(core) => {
+            let slot = r.cores.slot(core)?;
+            let answer = slot
+                .handle
+                .query_route(table, u32::from(get.addr), Duration::from_millis(500))
+                .ok_or_else(|| {
+                    ErrorReply::new(ErrorKind::Busy, format!("core {core} did not answer"))
+                })?;
+            // The core answers with its own table: the prefix is the FIB's view
+            // of the matching route at the core's seq (informational).
+            let prefix = r.fib.lookup(table, get.addr)?.map(|(p, _)| p);
+            (
+                prefix.filter(|_| answer.nexthop.is_some()),
+                answer.nexthop,
+                answer.applied_seq,
+            )
+        }
+    };
+    Ok(Reply::RouteLookup(RouteLookup {
+        addr: get.addr,
+        table: get.table,
+        core: get.core,
+        prefix,
+        nexthop: nexthop.map(|id| info(r, id)),
+        seq,
+    }))
+}
