@@ -21,10 +21,10 @@ pub mod route;
 pub mod routefile;
 mod table;
 
-pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables, MAX_NEXTHOP_ID};
+pub use dir24::{Dir24Config, Dir24Error, Dir24Table, ForwardingTables};
 pub use event::{
     is_group_id, CoveringRoute, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopGroup,
-    NexthopId, PortId, Progress, TableId, GROUP_ID_BASE, MAX_GROUPS, MAX_PATHS,
+    NexthopId, PortId, Progress, TableId, GROUP_ID_BASE, MAX_GROUPS, MAX_NEXTHOP_ID, MAX_PATHS,
 };
 pub use fib::{Fib, FibConfig, FibError, FibStats, ListenerStatus, RouteEntry};
 pub use listener::{ListenerConfig, ListenerId, ListenerShared, PollOutcome, Subscription};
