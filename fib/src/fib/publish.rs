@@ -91,6 +91,7 @@ pub(super) struct ListenerSlot {
     replays_seen: u64,
     state: SlotState,
     /// Test hook: drop the next live event for this listener (to prove gaps are caught).
+    #[cfg(feature = "test-hooks")]
     skip_next_live: bool,
 }
 
@@ -146,6 +147,7 @@ impl Fib {
             resyncs_total: 0,
             replays_seen: 0,
             state: SlotState::Active,
+            #[cfg(feature = "test-hooks")]
             skip_next_live: false,
         };
         deliver(&mut slot);
@@ -299,8 +301,9 @@ impl Fib {
     }
 
     /// Test hook: the next live event is not delivered to `id`, as if a ring had
-    /// lost it. The listener must notice the gap and ask for a resync.
-    #[doc(hidden)]
+    /// lost it. The listener must notice the gap and ask for a resync. Only with
+    /// the `test-hooks` feature, so production builds carry no check for it.
+    #[cfg(feature = "test-hooks")]
     pub fn drop_next_event_for(&mut self, id: ListenerId) -> Result<(), FibError> {
         let s = self
             .listeners
@@ -356,8 +359,8 @@ impl Fib {
             if slot.state != SlotState::Active {
                 continue;
             }
-            if slot.skip_next_live {
-                slot.skip_next_live = false;
+            #[cfg(feature = "test-hooks")]
+            if std::mem::take(&mut slot.skip_next_live) {
                 continue;
             }
             if slot.replay.is_none() && slot.backlog.is_empty() {
