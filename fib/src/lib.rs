@@ -9,6 +9,12 @@
 //! - [`reference`]: a plain reference listener that tests compare real ones against.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
+//!
+//! `unsafe` is kept to the DIR-24-8 table's memory and lookups; every block says
+//! why it is sound, and an unsafe fn's body gets no implicit unsafe block.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod dir24;
 pub mod event;
