@@ -5,6 +5,9 @@
 //! DPDK's rte_lpm and rte_fib in the same process). Filter with a criterion regex,
 //! e.g. `-- 'lookup/synthetic-1m/uniform'`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use benches::addrs::AddressStream;
 use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
