@@ -6,7 +6,7 @@
 //!   replay, resync and nexthop reuse.
 //! - [`listener`]: the listener's side: its ring, seq checks and published progress.
 //! - [`routefile`]: the route file formats (RouteViews, iproute2-like lines).
-//! - [`reference`]: a plain reference listener that tests compare real ones against.
+//! - [`reference`](mod@reference): a plain reference listener that tests compare real ones against.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
 //!
