@@ -8,6 +8,9 @@
 //! Targets (issue 2): at least 2M inserts/s; a full replay of 1M routes delivered
 //! to a new listener in under 250 ms.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use crossbeam_queue::ArrayQueue;

@@ -5,6 +5,9 @@
 //! DPDK's rte_lpm and rte_fib in the same process). Filter with a criterion regex,
 //! e.g. `-- 'lookup/synthetic-1m/uniform'`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use benches::addrs::AddressStream;
 use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -275,11 +278,14 @@ mod dpdk_cmp {
             let owned: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
             let mut argv: Vec<*mut std::ffi::c_char> =
                 owned.iter().map(|a| a.as_ptr() as *mut _).collect();
-            // SAFETY: argv points to NUL-terminated strings that outlive the call
-            // (EAL keeps no pointer into them after returning, `owned` is leaked anyway).
+            // SAFETY: argv holds argc pointers to NUL-terminated strings; the strings
+            // and the array are both leaked below, so whatever EAL keeps of them (getopt
+            // permutes the array in place) stays valid for the process; `Once` runs
+            // this, the process's only rte_eal_init, exactly once.
             let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
             assert!(rc >= 0, "rte_eal_init failed: {rc}");
             std::mem::forget(owned);
+            std::mem::forget(argv);
         });
     }
 

@@ -21,6 +21,9 @@
 //!   each frame as it is sent (2 × 1024 frames in flight), inside the timed loop.
 //! - `generator-only`: that generator's own work (the same rings with no routing).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod pipeline_support;
 
 use std::hint::black_box;

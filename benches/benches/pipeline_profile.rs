@@ -13,6 +13,9 @@
 //! drained: FIB poll, RX, the pipeline, TX, counters); the setup and the untimed
 //! re-addressing of the frames between passes are not.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod pipeline_support;
 
 use std::hint::black_box;

@@ -4,5 +4,8 @@
 //!   and deterministic synthetic tables of 1M and 10k routes.
 //! - [`addrs`]: destination address streams: uniform, drawn from routes, with locality.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod addrs;
 pub mod routes;

@@ -1,4 +1,11 @@
 //! fibre's dataplane: packets, ports and forwarding cores.
+//!
+//! `unsafe` is kept to the DPDK layer (`dpdk`, over `dpdk-sys`), the software
+//! port's buffers and the pipeline's unchecked indexing; every block says why it
+//! is sound, and an unsafe fn's body gets no implicit unsafe block.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod port;
 

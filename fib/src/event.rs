@@ -69,22 +69,35 @@ impl fmt::Display for Nexthop {
     }
 }
 
+// ---- the nexthop id space ----
+//
+// Ids travel in events and end up in every core's lookup table entries, so the
+// space is defined here, with the vocabulary that carries them, and the table
+// layouts (`dir24`) are built to hold it:
+//
+//   0 ..= GROUP_ID_BASE - 1               plain nexthops (28,671 ids)
+//   GROUP_ID_BASE ..= MAX_NEXTHOP_ID      multipath groups (MAX_GROUPS = 4,096 ids)
+
+/// The largest nexthop id: 32,767 ids in all (`0 ..= 32_766`), what a DIR-24-8
+/// entry's 15-bit value holds as `id + 1` with 0 left for "no route".
+pub const MAX_NEXTHOP_ID: u32 = (1 << 15) - 2;
+
 /// Most paths a multipath group holds.
 pub const MAX_PATHS: usize = 8;
 
 /// Groups most a FIB holds at once.
 pub const MAX_GROUPS: u32 = 4096;
 
-/// Multipath group ids are the top [`MAX_GROUPS`] ids a lookup table entry can
-/// hold, so a forwarding core tells a group from a plain nexthop with one compare
-/// (never true for a table without multipath routes). Plain nexthops use the ids
-/// below.
-pub const GROUP_ID_BASE: u32 = crate::dir24::MAX_NEXTHOP_ID + 1 - MAX_GROUPS;
+/// Multipath group ids are the top [`MAX_GROUPS`] ids of the space, so a
+/// forwarding core tells a group from a plain nexthop with one compare (never
+/// true for a table without multipath routes). Plain nexthops use the ids below
+/// (28,671 of them, [`FibConfig`](crate::FibConfig)'s default capacity).
+pub const GROUP_ID_BASE: u32 = MAX_NEXTHOP_ID + 1 - MAX_GROUPS;
 
 /// Whether a nexthop id (or lookup result) names a multipath group.
 #[inline(always)]
 pub const fn is_group_id(id: u32) -> bool {
-    id >= GROUP_ID_BASE && id <= crate::dir24::MAX_NEXTHOP_ID
+    id >= GROUP_ID_BASE && id <= MAX_NEXTHOP_ID
 }
 
 /// An equal-cost multipath group: 2 to [`MAX_PATHS`] distinct plain nexthops, kept

@@ -158,4 +158,11 @@ impl<V: Copy + Eq + Hash> NexthopTable<V> {
     pub fn iter(&self) -> impl Iterator<Item = (NexthopId, &NexthopEntry<V>)> {
         self.entries.iter().map(|(id, e)| (*id, e))
     }
+
+    /// Every entry, by id: the order listings and replays give them in.
+    pub fn sorted(&self) -> Vec<(NexthopId, NexthopEntry<V>)> {
+        let mut v: Vec<_> = self.entries.iter().map(|(id, e)| (*id, *e)).collect();
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v
+    }
 }

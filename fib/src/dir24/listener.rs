@@ -2,10 +2,10 @@
 //! with the FIB by applying events, with shadow-and-swap on replay.
 
 use super::table::{Dir24Config, Dir24Error, Dir24Table};
-use super::{MAX_NEXTHOP_ID, NO_ROUTE};
+use super::NO_ROUTE;
 use crate::event::{
     is_group_id, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopGroup, NexthopId,
-    Progress, TableId, GROUP_ID_BASE,
+    Progress, TableId, GROUP_ID_BASE, MAX_NEXTHOP_ID,
 };
 use hashbrown::HashMap;
 

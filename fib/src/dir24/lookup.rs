@@ -57,9 +57,11 @@ const BATCH: usize = 32;
 
 impl Dir24Table {
     /// Look up every address of `addrs` (host byte order) into `out`: the nexthop id,
-    /// or [`NO_ROUTE`](super::NO_ROUTE). Uses the fastest kernel measured on this
-    /// kind of CPU ([`default_kernel`](Self::default_kernel)); the portable kernels are
-    /// inlined into the caller, so a call costs no dispatch.
+    /// or [`NO_ROUTE`](super::NO_ROUTE). Always the plain scalar loop
+    /// ([`LookupKernel::Scalar`], what [`default_kernel`](Self::default_kernel)
+    /// reports), whatever the CPU: it measured fastest, and inlined into the caller
+    /// it costs no dispatch and no CPU feature check. The other kernels are only
+    /// reached through [`lookup_bulk_with`](Self::lookup_bulk_with).
     ///
     /// # Panics
     /// If `out` is shorter than `addrs`.
@@ -73,7 +75,8 @@ impl Dir24Table {
         self.bulk_scalar(addrs, out)
     }
 
-    /// The kernel [`lookup_bulk`](Self::lookup_bulk) uses on this CPU.
+    /// The kernel [`lookup_bulk`](Self::lookup_bulk) uses: [`LookupKernel::Scalar`]
+    /// on every CPU.
     #[inline]
     pub fn default_kernel() -> LookupKernel {
         LookupKernel::Scalar

@@ -11,6 +11,7 @@
 //! 3. memory handed in through [`LargeBuf::from_raw`] (the hook for DPDK hugepage
 //!    memory under EAL), freed by the function given with it.
 
+use bytemuck::Zeroable;
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -30,8 +31,34 @@ pub enum Backing {
 /// A function that frees memory handed to [`LargeBuf::from_raw`]: `(ptr, bytes)`.
 pub type ExternalFree = unsafe fn(*mut u8, usize);
 
-/// A fixed-length, zero-initialised array of plain integers.
-pub struct LargeBuf<T: Copy + Default> {
+/// A fixed-length, zero-initialised array of plain values.
+///
+/// Its memory starts as zero bytes and is read as `[T]`, so `T` must be
+/// [`Zeroable`]: a type for which all-zero bytes are a valid value. A type that is
+/// merely `Copy + Default` is refused, since zero bytes need not be one of its
+/// values:
+///
+/// ```compile_fail,E0277
+/// use fib::dir24::LargeBuf;
+///
+/// // Copy + Default, but zero bytes are neither variant.
+/// #[derive(Clone, Copy, Default)]
+/// #[repr(u8)]
+/// enum Link {
+///     #[default]
+///     Up = 1,
+///     Down = 2,
+/// }
+/// let _ = LargeBuf::<Link>::zeroed(16);
+/// ```
+///
+/// ```
+/// use fib::dir24::LargeBuf;
+///
+/// let b = LargeBuf::<u16>::zeroed(16);
+/// assert!(b.iter().all(|&x| x == 0));
+/// ```
+pub struct LargeBuf<T: Copy + Zeroable> {
     ptr: NonNull<T>,
     len: usize,
     bytes: usize,
@@ -39,14 +66,15 @@ pub struct LargeBuf<T: Copy + Default> {
     free: Option<ExternalFree>,
 }
 
-// SAFETY: LargeBuf owns its memory exclusively (like a Box<[T]>); T is a plain integer.
-unsafe impl<T: Copy + Default + Send> Send for LargeBuf<T> {}
-// SAFETY: shared access only reads; mutation needs &mut.
-unsafe impl<T: Copy + Default + Sync> Sync for LargeBuf<T> {}
+// SAFETY: LargeBuf owns its memory exclusively (like a Box<[T]>), so sending it
+// sends the `T`s, which are Send.
+unsafe impl<T: Copy + Zeroable + Send> Send for LargeBuf<T> {}
+// SAFETY: shared access only hands out `&[T]`; mutation needs &mut. So sharing it
+// shares the `T`s, which are Sync.
+unsafe impl<T: Copy + Zeroable + Sync> Sync for LargeBuf<T> {}
 
-impl<T: Copy + Default> LargeBuf<T> {
-    /// A zeroed buffer of `len` elements. `T` must be an integer type, for which
-    /// all-zero bytes are a valid value (the only use here: u8 and u16).
+impl<T: Copy + Zeroable> LargeBuf<T> {
+    /// A zeroed buffer of `len` elements: every element is `T::zeroed()`.
     pub fn zeroed(len: usize) -> Self {
         assert!(len > 0);
         let bytes = (len * std::mem::size_of::<T>()).next_multiple_of(4096);
@@ -102,16 +130,18 @@ impl<T: Copy + Default> LargeBuf<T> {
     }
 }
 
-impl<T: Copy + Default> std::ops::Deref for LargeBuf<T> {
+impl<T: Copy + Zeroable> std::ops::Deref for LargeBuf<T> {
     type Target = [T];
     #[inline(always)]
     fn deref(&self) -> &[T] {
-        // SAFETY: ptr is valid for len initialised (zeroed) elements for our lifetime.
+        // SAFETY: ptr is aligned and valid for len elements for our lifetime (zeroed()
+        // and from_raw's contract); each holds zero bytes, a valid T as T: Zeroable,
+        // or a T written since through deref_mut.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl<T: Copy + Default> std::ops::DerefMut for LargeBuf<T> {
+impl<T: Copy + Zeroable> std::ops::DerefMut for LargeBuf<T> {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in deref, and &mut self gives exclusive access.
@@ -119,7 +149,7 @@ impl<T: Copy + Default> std::ops::DerefMut for LargeBuf<T> {
     }
 }
 
-impl<T: Copy + Default> Drop for LargeBuf<T> {
+impl<T: Copy + Zeroable> Drop for LargeBuf<T> {
     fn drop(&mut self) {
         let raw = self.ptr.as_ptr().cast::<u8>();
         match self.backing {
@@ -176,6 +206,25 @@ mod tests {
         b[12345] = 7;
         assert_eq!(b[12345], 7);
         assert!(b.bytes() >= (1 << 21));
+    }
+
+    #[test]
+    fn zeroed_holds_zeroable_types_other_than_integers() {
+        // Anything Zeroable goes, not only the u8/u16 the tables use: all-zero
+        // bytes are a valid value of each, and read back as its zeroed().
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[repr(C)]
+        struct Pair {
+            id: u32,
+            weight: f32,
+        }
+        // SAFETY: a repr(C) struct of a u32 and an f32, both valid as zero bytes.
+        unsafe impl Zeroable for Pair {}
+
+        let b = LargeBuf::<Pair>::zeroed(1000);
+        assert!(b.iter().all(|p| *p == Pair::zeroed()));
+        let o = LargeBuf::<Option<std::num::NonZeroU32>>::zeroed(1000);
+        assert!(o.iter().all(Option::is_none));
     }
 
     #[test]

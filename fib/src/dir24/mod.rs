@@ -43,8 +43,12 @@ pub use lookup::LookupKernel;
 pub use mem::{Backing, ExternalFree, LargeBuf};
 pub use table::{Dir24Config, Dir24Error, Dir24Stats, Dir24Table};
 
-/// The largest nexthop id a [`Dir24Table`] entry can hold (15-bit value, 0 = no route).
-pub const MAX_NEXTHOP_ID: u32 = (1 << 15) - 2;
+/// The largest nexthop id; the id space is defined with the events that carry ids
+/// (`crate::event`), and this layout is sized to hold all of it.
+pub use crate::event::MAX_NEXTHOP_ID;
+
+// An entry holds `id + 1` in its 15-bit value.
+const _: () = assert!(MAX_NEXTHOP_ID + 1 < 1 << 15);
 
 /// The largest number of tbl8 groups the layout can address (15-bit group index).
 pub const MAX_TBL8_GROUPS: u32 = 1 << 15;

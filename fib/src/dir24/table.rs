@@ -1,8 +1,8 @@
 //! The DIR-24-8 table itself: entries, tbl8 pool, bounded updates.
 
 use super::mem::LargeBuf;
-use super::{EXT, MAX_NEXTHOP_ID, MAX_TBL8_GROUPS, NO_ROUTE, TBL24_LEN, TBL8_GROUP};
-use crate::event::{NexthopId, Progress};
+use super::{EXT, MAX_TBL8_GROUPS, NO_ROUTE, TBL24_LEN, TBL8_GROUP};
+use crate::event::{NexthopId, Progress, MAX_NEXTHOP_ID};
 use crate::prefix::Ipv4Prefix;
 
 /// Why a table update was refused. The table is unchanged by the refused event
