@@ -17,10 +17,13 @@ pub const NEIGHBOURS: usize = 256;
 /// How long a held frame may wait for its neighbour.
 pub const MAX_AGE: Duration = Duration::from_secs(3);
 
-/// Held frames by (egress port, neighbour), each with when it was punted.
+/// A held frame and when it was punted.
+type Held = (Instant, Vec<u8>);
+
+/// Held frames by (egress port, neighbour).
 #[derive(Debug, Default)]
 pub struct HeldFrames {
-    frames: BTreeMap<(PortId, Ipv4Addr), Vec<(Instant, Vec<u8>)>>,
+    frames: BTreeMap<(PortId, Ipv4Addr), Vec<Held>>,
 }
 
 impl HeldFrames {
