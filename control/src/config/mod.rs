@@ -3,7 +3,7 @@
 //! Loading is two passes. Serde reads the file into `Raw*` structs that keep the
 //! source span of every value a later check may complain about (`toml::Spanned`);
 //! syntax and type errors come from the `toml` crate with their position. Then
-//! [`Config::from_str`] checks what serde cannot (unknown port names, duplicates,
+//! [`Config::parse`] checks what serde cannot (unknown port names, duplicates,
 //! gateways outside every interface subnet, ...) and names the line and column of
 //! the offending value. The result is a [`Config`] with ports resolved to indexes
 //! and every route's target resolved (named nexthops replaced by their target,

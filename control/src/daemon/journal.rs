@@ -5,9 +5,10 @@
 //! applied. At start-up `fibred` builds the state from its configuration file, then
 //! replays the journal through the same request handler, which reproduces the same
 //! state: the journal is the saved configuration's delta, not a separate format.
-//! When the journal grows past a bound it is compacted: rewritten as the requests
-//! that rebuild today's runtime state (written to a temporary file and renamed, so a
-//! crash leaves the old journal or the new one, never half of one).
+//! It is never compacted: it grows by one line per change for the daemon's life
+//! (a route added and deleted stays as two lines). A line is a few hundred bytes,
+//! so a million changes is a few hundred MB and a replay of seconds; compaction
+//! (rewrite as today's state, renamed into place) is left for when that matters.
 
 use crate::proto::Request;
 use std::fs::{File, OpenOptions};
