@@ -591,8 +591,8 @@ fn link_show_and_stats_count_what_the_wires_carried() {
         ("p0", "soft")
     );
     assert_eq!(links[0].mac, P0_MAC);
-    assert_eq!(links[0].rx_packets, 10);
-    assert_eq!(links[1].tx_packets, 10);
+    assert_eq!(links[0].counters.rx_packets, 10);
+    assert_eq!(links[1].counters.tx_packets, 10);
     r.backend_mut().set_link(1, false);
     let Reply::Stats(s) = ok(&mut r, Request::Stats) else {
         panic!();

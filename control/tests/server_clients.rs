@@ -73,12 +73,7 @@ fn handler(count: &mut u64) -> impl FnMut(control::server::ClientId, Request) ->
                         speed_mbps: None,
                         mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
                         mtu: 1500,
-                        rx_packets: 0,
-                        rx_bytes: 0,
-                        rx_dropped: 0,
-                        tx_packets: 0,
-                        tx_bytes: 0,
-                        tx_dropped: 0,
+                        counters: Default::default(),
                     };
                     16
                 ],

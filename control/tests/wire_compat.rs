@@ -8,6 +8,7 @@
 //! file; do that only for a deliberate, versioned protocol change.
 
 use control::daemon::{Backend, LinkState, PortMeta, Router};
+use control::interfaces::LinkCounters;
 use control::proto::{decode_request, encode_response};
 use dataplane::port::soft::SoftPacket;
 use dataplane::wire::ethernet::EthernetAddress;
@@ -26,12 +27,14 @@ impl Backend for NoCores {
         LinkState {
             up: port == 0,
             speed_mbps: (port == 0).then_some(10_000),
-            rx_packets: 11,
-            rx_bytes: 1100,
-            rx_dropped: 1,
-            tx_packets: 22,
-            tx_bytes: 2200,
-            tx_dropped: 2,
+            counters: LinkCounters {
+                rx_packets: 11,
+                rx_bytes: 1100,
+                rx_dropped: 1,
+                tx_packets: 22,
+                tx_bytes: 2200,
+                tx_dropped: 2,
+            },
         }
     }
     fn alloc(&mut self) -> Option<SoftPacket> {

@@ -751,12 +751,12 @@ fn print_reply(reply: &Reply) {
                         if l.up { "up" } else { "down" }.to_owned(),
                         l.mac.to_string(),
                         l.mtu.to_string(),
-                        l.rx_packets.to_string(),
-                        l.rx_bytes.to_string(),
-                        l.rx_dropped.to_string(),
-                        l.tx_packets.to_string(),
-                        l.tx_bytes.to_string(),
-                        l.tx_dropped.to_string(),
+                        l.counters.rx_packets.to_string(),
+                        l.counters.rx_bytes.to_string(),
+                        l.counters.rx_dropped.to_string(),
+                        l.counters.tx_packets.to_string(),
+                        l.counters.tx_bytes.to_string(),
+                        l.counters.tx_dropped.to_string(),
                         l.backend.clone(),
                     ]
                 })

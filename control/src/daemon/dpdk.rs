@@ -5,7 +5,7 @@
 use super::backend::Backend;
 use super::{startup, PortMeta};
 use crate::config::Config;
-use crate::interfaces::LinkState;
+use crate::interfaces::{LinkCounters, LinkState};
 use anyhow::{Context, Result};
 use dataplane::dpdk::{Eal, EthPort, Mbuf, PortConfig as DpdkPortConfig, PortQueue};
 use dataplane::wire::ethernet::EthernetAddress;
@@ -160,12 +160,14 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
         LinkState {
             up: link.is_some_and(|l| l.up),
             speed_mbps: link.map(|l| l.speed_mbps).filter(|s| *s > 0),
-            rx_packets: stats.ipackets,
-            rx_bytes: stats.ibytes,
-            rx_dropped: stats.imissed + stats.ierrors + stats.rx_nombuf,
-            tx_packets: stats.opackets,
-            tx_bytes: stats.obytes,
-            tx_dropped: stats.oerrors,
+            counters: LinkCounters {
+                rx_packets: stats.ipackets,
+                rx_bytes: stats.ibytes,
+                rx_dropped: stats.imissed + stats.ierrors + stats.rx_nombuf,
+                tx_packets: stats.opackets,
+                tx_bytes: stats.obytes,
+                tx_dropped: stats.oerrors,
+            },
         }
     }
 

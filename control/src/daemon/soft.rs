@@ -100,12 +100,12 @@ impl Backend for SoftBackend {
         };
         for core in self.cores.values() {
             if let Some(w) = core.wires.get(usize::from(port)) {
-                let c = w.counters();
-                link.rx_packets += c.tx_packets;
-                link.rx_bytes += c.tx_bytes;
-                link.rx_dropped += c.tx_dropped;
-                link.tx_packets += c.rx_packets;
-                link.tx_bytes += c.rx_bytes;
+                let (c, l) = (w.counters(), &mut link.counters);
+                l.rx_packets += c.tx_packets;
+                l.rx_bytes += c.tx_bytes;
+                l.rx_dropped += c.tx_dropped;
+                l.tx_packets += c.rx_packets;
+                l.tx_bytes += c.rx_bytes;
             }
         }
         link

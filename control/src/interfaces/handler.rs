@@ -104,12 +104,7 @@ pub fn link_info<B: Backend>(r: &Router<B>, p: PortId) -> LinkInfo {
         speed_mbps: link.speed_mbps,
         mac: meta.mac,
         mtu: meta.mtu,
-        rx_packets: link.rx_packets,
-        rx_bytes: link.rx_bytes,
-        rx_dropped: link.rx_dropped,
-        tx_packets: link.tx_packets,
-        tx_bytes: link.tx_bytes,
-        tx_dropped: link.tx_dropped,
+        counters: link.counters,
     }
 }
 

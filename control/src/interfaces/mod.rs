@@ -141,12 +141,8 @@ pub struct LinkInfo {
     #[serde(with = "crate::proto::text")]
     pub mac: EthernetAddress,
     pub mtu: u16,
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub rx_dropped: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub tx_dropped: u64,
+    #[serde(flatten)]
+    pub counters: LinkCounters,
 }
 
 /// The port whose interface subnet `gateway` is on, of `addrs` (the first that
@@ -171,18 +167,23 @@ pub struct PortMeta {
     pub table: TableId,
 }
 
-/// What a port looks like to `link show`, from its backend.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkState {
-    pub up: bool,
-    pub speed_mbps: Option<u32>,
-    /// The device's own counters where it has them (DPDK `rte_eth_stats`).
+/// A port's own counters where its device has them (DPDK `rte_eth_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCounters {
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub rx_dropped: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub tx_dropped: u64,
+}
+
+/// What a port looks like to `link show`, from its backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkState {
+    pub up: bool,
+    pub speed_mbps: Option<u32>,
+    pub counters: LinkCounters,
 }
 
 /// The interfaces feature's state: the ports (index = `PortId`) and the addresses
