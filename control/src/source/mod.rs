@@ -20,6 +20,7 @@
 
 pub mod fpm;
 pub mod kernel;
+pub mod netlink;
 
 use crate::proto::{Request, RouteDel, RouteSpec, RouteTarget};
 use fib::{Ipv4Prefix, Protocol};

@@ -16,8 +16,15 @@
 //!   link that goes down without a notification for each);
 //! - after the socket had to be reopened.
 
+mod aliases;
+pub mod classify;
+mod dump;
 pub mod mirror;
+#[cfg(test)]
+mod rig;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 use crate::config::KernelSourceConfig;
 use crate::source::{SourceFeed, SourceHandle, SourceStatus};
