@@ -1,6 +1,6 @@
 //! The server thread against a fake zebra over TCP: resync, garbage, hold.
 
-use super::decode::build::{self, Via};
+use super::build::{self, Via};
 use super::decode::NexthopObject;
 use super::framing::encode;
 use super::*;

@@ -127,7 +127,9 @@ impl std::fmt::Display for Refusal {
             Refusal::Encap => f.write_str("lightweight tunnel encapsulation"),
             Refusal::AllHopsDead => f.write_str("every nexthop is dead"),
             Refusal::Ipv6Gateway => f.write_str("IPv6 gateway (RTA_VIA)"),
-            Refusal::NoGateway => f.write_str("no gateway (a dev-only route)"),
+            Refusal::NoGateway => {
+                f.write_str("no gateway (connected, or out of an interface only)")
+            }
             Refusal::NoNexthop => f.write_str("unicast route with no nexthop"),
         }
     }
