@@ -21,6 +21,19 @@ pub(super) struct Alias {
     pub(super) seen: bool,
 }
 
+impl Alias {
+    /// An alias just mentioned by the kernel, at `order` among its metric.
+    fn new(priority: u32, key: AliasKey, mapping: Mapping, order: i64) -> Alias {
+        Alias {
+            priority,
+            key,
+            mapping,
+            order,
+            seen: true,
+        }
+    }
+}
+
 /// What the notifications that arrived during the dump under way said about one
 /// prefix.
 #[derive(Debug, Default)]
@@ -79,6 +92,12 @@ impl Mirror {
             return;
         }
         let aliases = self.kernel.entry(prefix).or_default();
+        // The order after every alias there is (a new one goes last by default).
+        let next_order = &mut self.next_order;
+        let mut last = || {
+            *next_order += 1;
+            *next_order - 1
+        };
         let same_metric = |a: &&mut Alias| a.priority == priority;
         // During a dump, what a notification says about an alias outranks what
         // the rest of the dump says about it (see `stale_in_dump`).
@@ -94,14 +113,7 @@ impl Mirror {
                     a.seen = true;
                 }
                 None => {
-                    aliases.push(Alias {
-                        priority,
-                        key,
-                        mapping,
-                        order: self.next_order,
-                        seen: true,
-                    });
-                    self.next_order += 1;
+                    aliases.push(Alias::new(priority, key, mapping, last()));
                 }
             }
         } else if nl_flags & NLM_F_REPLACE != 0 {
@@ -123,14 +135,7 @@ impl Mirror {
                 None => {
                     // Whatever it replaced, the mirror did not know it yet.
                     unresolved = true;
-                    aliases.push(Alias {
-                        priority,
-                        key,
-                        mapping,
-                        order: self.next_order,
-                        seen: true,
-                    });
-                    self.next_order += 1;
+                    aliases.push(Alias::new(priority, key, mapping, last()));
                 }
             }
         } else if let Some(a) = aliases
@@ -153,17 +158,8 @@ impl Mirror {
                     .map(|a| a.order - 1)
                     .min()
             };
-            let order = order.unwrap_or_else(|| {
-                self.next_order += 1;
-                self.next_order - 1
-            });
-            aliases.push(Alias {
-                priority,
-                key,
-                mapping,
-                order,
-                seen: true,
-            });
+            let order = order.unwrap_or_else(last);
+            aliases.push(Alias::new(priority, key, mapping, order));
         }
         if let Some(d) = &mut self.dump {
             if !dump_part {

@@ -122,6 +122,16 @@ impl Rig {
         self.m.take_requests()
     }
 
+    /// A mirror that knows `msgs` from a clean dump, in a second dump (forced by
+    /// an overflow) that has just begun.
+    pub(super) fn redumping(msgs: Vec<RouteMessage>) -> Rig {
+        let mut r = Rig::new(MAIN);
+        r.dump(msgs);
+        r.m.on_overflow(r.now);
+        r.begin();
+        r
+    }
+
     /// A whole clean dump of `msgs`.
     pub(super) fn dump(&mut self, msgs: Vec<RouteMessage>) -> Vec<Request> {
         self.begin();

@@ -245,10 +245,7 @@ fn a_redump_changes_only_what_differs_and_deletes_what_vanished() {
 
 #[test]
 fn notifications_during_a_dump_apply_in_order() {
-    let mut r = Rig::new(MAIN);
-    r.dump(vec![unicast("10.0.0.0/8", 1), unicast("10.1.0.0/16", 1)]);
-    r.m.on_overflow(r.now);
-    r.begin();
+    let mut r = Rig::redumping(vec![unicast("10.0.0.0/8", 1), unicast("10.1.0.0/16", 1)]);
     r.part(vec![unicast("10.0.0.0/8", 1)], 0);
     // Deleted after the dump passed it: the delete goes through now.
     assert_eq!(
@@ -307,10 +304,7 @@ fn a_delete_notified_ahead_of_a_part_that_still_lists_the_route_stands() {
 #[test]
 fn a_replace_notified_ahead_of_a_part_listing_the_old_route_stands() {
     // The replaced route known from an earlier dump: the replace names both.
-    let mut r = Rig::new(MAIN);
-    r.dump(vec![unicast("10.1.0.0/24", 1)]);
-    r.m.on_overflow(r.now);
-    r.begin();
+    let mut r = Rig::redumping(vec![unicast("10.1.0.0/24", 1)]);
     let reqs = r.notify_new(unicast("10.1.0.0/24", 2), NLM_F_REPLACE);
     assert_eq!(replaced(&reqs), vec![("10.1.0.0/24".into(), via(2))]);
     r.part(vec![unicast("10.1.0.0/24", 1)], 0);
@@ -364,10 +358,7 @@ fn a_replace_notified_ahead_of_a_part_listing_the_old_route_stands() {
 fn a_part_ending_in_a_leaf_a_delete_changed_is_not_swept_and_verified() {
     // Leaf 10.0.0.0 holds /24 then /20. The kernel resumes inside a leaf by
     // position: the /24 deleted between the parts makes it skip the /20.
-    let mut r = Rig::new(MAIN);
-    r.dump(vec![unicast("10.0.0.0/24", 1), unicast("10.0.0.0/20", 2)]);
-    r.m.on_overflow(r.now);
-    r.begin();
+    let mut r = Rig::redumping(vec![unicast("10.0.0.0/24", 1), unicast("10.0.0.0/20", 2)]);
     r.part(vec![unicast("10.0.0.0/24", 1)], 0);
     assert_eq!(
         deleted(&r.notify_del(unicast("10.0.0.0/24", 1))),
