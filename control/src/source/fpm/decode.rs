@@ -166,12 +166,13 @@ fn decode_route(del: bool, body: &[u8]) -> Result<Message, Skip> {
         Undecodable::Family(f) => Skip::Family(f),
         Undecodable::Malformed(m) => Skip::Malformed(m),
     })?;
+    // Before the delete: a TOS route's delete must not take the prefix's route.
+    if let Some(why) = route.selector_refusal() {
+        return Err(Skip::Selector(why));
+    }
     let (table, prefix) = (route.table, route.prefix);
     if del {
         return Ok(Message::RouteDel { table, prefix });
-    }
-    if let Some(why) = route.selector_refusal() {
-        return Err(Skip::Selector(why));
     }
     // A multipath route with some unusable paths forwards over the others, as a
     // group with unusable members does (`state`).
@@ -462,6 +463,9 @@ mod tests {
             one(&route_message(&tos)),
             Err(Skip::Selector(Refusal::Tos(0x10)))
         );
+        let mut tos_del = route_message(&tos);
+        tos_del[4..6].copy_from_slice(&RTM_DELROUTE.to_ne_bytes());
+        assert_eq!(one(&tos_del), Err(Skip::Selector(Refusal::Tos(0x10))));
         let mut encap = rt::unicast("10.0.0.0/8", 1);
         encap
             .attributes
