@@ -6,7 +6,7 @@
 
 use crate::proto::RouteTarget;
 use crate::source::netlink::route::{decode, gateways_target, table_of};
-use crate::source::netlink::{Forwarding, Gateway, PartialPaths, Refusal, Route};
+use crate::source::netlink::{Forwarding, Gateway, Hop, PartialPaths, Refusal, Route};
 use fib::Ipv4Prefix;
 use netlink_packet_route::route::{RouteFlags, RouteMessage, RouteProtocol, RouteType};
 use netlink_packet_route::AddressFamily;
@@ -107,7 +107,7 @@ fn path_of(route: &Route) -> Path {
     if route.kind != RouteType::Unicast {
         return Path::None;
     }
-    let named = |h: &crate::source::netlink::Hop| -> (Option<Ipv4Addr>, u32) {
+    let named = |h: &Hop| -> (Option<Ipv4Addr>, u32) {
         match h.gateway {
             Gateway::V4(g) => (Some(g), h.oif),
             _ => (None, h.oif),
