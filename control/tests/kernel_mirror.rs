@@ -130,12 +130,25 @@ impl Netns {
                 "unicast" if r["protocol"] == "kernel" => None,
                 "unicast" => {
                     if let Some(hops) = r["nexthops"].as_array() {
+                        // The live hops' gateways, in address order without
+                        // repeats: one is a plain via.
+                        let dead = |h: &serde_json::Value| {
+                            h["flags"]
+                                .as_array()
+                                .is_some_and(|f| f.iter().any(|x| x == "dead"))
+                        };
                         let mut gws: Vec<Ipv4Addr> = hops
                             .iter()
+                            .filter(|h| !dead(h))
                             .map(|h| h["gateway"].as_str().unwrap().parse().unwrap())
                             .collect();
                         gws.sort();
-                        Some(Want::Multipath(gws))
+                        gws.dedup();
+                        match gws.len() {
+                            0 => None,
+                            1 => Some(Want::Via(gws[0])),
+                            _ => Some(Want::Multipath(gws)),
+                        }
                     } else {
                         r["gateway"].as_str().map(|g| Want::Via(g.parse().unwrap()))
                     }
@@ -398,6 +411,11 @@ fn mirror_follows_churn_during_and_after_the_dump_and_matches_the_kernel() {
         format!(
             "route add 203.0.113.0/24 table {KTABLE} nexthop via 192.0.2.10 nexthop via 192.0.2.11"
         ),
+        // One gateway twice: one path for fibre (a group of one distinct nexthop
+        // would be refused by the FIB).
+        format!(
+            "route add 203.0.113.128/25 table {KTABLE} nexthop via 192.0.2.12 nexthop via 192.0.2.12"
+        ),
         // Other tables are not mirrored.
         "route add 10.250.0.0/16 via 192.0.2.5".into(),
         "route add 10.251.0.0/16 via 192.0.2.5 table 101".into(),
@@ -432,6 +450,10 @@ fn mirror_follows_churn_during_and_after_the_dump_and_matches_the_kernel() {
             "192.0.2.10".parse().unwrap(),
             "192.0.2.11".parse().unwrap()
         ])
+    );
+    assert_eq!(
+        fibre[&"203.0.113.128/25".parse().unwrap()],
+        Want::Via("192.0.2.12".parse().unwrap())
     );
     eprintln!(
         "initial sync with churn: {n} routes in {:?}, dumps {}, changes during the dump {}, interrupted {}, source {s:?}",

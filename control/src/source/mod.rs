@@ -21,6 +21,7 @@
 pub mod fpm;
 pub mod handler;
 pub mod kernel;
+pub mod netlink;
 
 use crate::proto::{Request, RouteDel, RouteSpec, RouteTarget};
 use fib::{Ipv4Prefix, Protocol};

@@ -1,26 +1,22 @@
 //! The netlink messages inside an FPM frame: routes (`RTM_NEWROUTE` /
-//! `RTM_DELROUTE`, decoded with `netlink-packet-route`) and nexthop objects
+//! `RTM_DELROUTE`: parsed by `netlink-packet-route`, decoded by the decoder the
+//! kernel mirror shares, [`crate::source::netlink`]) and nexthop objects
 //! (`RTM_NEWNEXTHOP` / `RTM_DELNEXTHOP`, decoded here: `netlink-packet-route` 0.34,
 //! the newest, has no nexthop-object messages).
 //!
 //! zebra writes these messages in the host's byte order (it is the same host, or
 //! at least the same kind of host, as the FPM server); so does this decoder.
 
+use crate::source::netlink::route::{decode, Forwarding, PartialPaths, Refusal, Undecodable};
 use fib::Ipv4Prefix;
 use netlink_packet_core::Parseable;
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
-use netlink_packet_route::AddressFamily;
+use netlink_packet_route::route::{RouteMessage, RouteType};
 use std::net::Ipv4Addr;
 
-pub const NLMSG_HDRLEN: usize = 16;
-pub const RTM_NEWROUTE: u16 = 24;
-pub const RTM_DELROUTE: u16 = 25;
-pub const RTM_NEWNEXTHOP: u16 = 104;
-pub const RTM_DELNEXTHOP: u16 = 105;
-
-pub const AF_UNSPEC: u8 = 0;
-pub const AF_INET: u8 = 2;
-pub const AF_INET6: u8 = 10;
+pub use crate::source::netlink::{
+    AF_INET, AF_INET6, AF_UNSPEC, NLMSG_HDRLEN, RTM_DELNEXTHOP, RTM_DELROUTE, RTM_NEWNEXTHOP,
+    RTM_NEWROUTE,
+};
 
 /// `struct nhmsg`: family, scope, protocol, reserved, flags (u32).
 pub const NHMSG_LEN: usize = 8;
@@ -30,6 +26,8 @@ pub const NHA_BLACKHOLE: u16 = 4;
 pub const NHA_OIF: u16 = 5;
 pub const NHA_GATEWAY: u16 = 6;
 pub const NHA_ENCAP: u16 = 8;
+/// `RTNH_F_DEAD` in `nhmsg`'s flags.
+const RTNH_F_DEAD: u32 = 1;
 /// Attribute type bits that are flags (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
@@ -59,9 +57,10 @@ pub enum RouteVia {
     Gateways(Vec<Ipv4Addr>),
     /// A blackhole, unreachable or prohibit route.
     Blackhole,
-    /// Out of an interface with no gateway: a connected subnet, or a static route to
-    /// an interface.
-    NoGateway,
+    /// A route for the prefix that fibre cannot install: no gateway (a connected
+    /// subnet, a static route to an interface), only IPv6 gateways, an
+    /// encapsulation, only dead paths. It still replaces the prefix's route.
+    Refused(Refusal),
 }
 
 /// A nexthop object (`RTM_NEWNEXTHOP`).
@@ -73,8 +72,9 @@ pub enum NexthopObject {
     Group(Vec<u32>),
     /// `NHA_OIF` alone: on-link out of an interface.
     Device,
-    /// Something fibre cannot forward to (an IPv6 gateway, an encapsulation).
-    Unusable(&'static str),
+    /// Something fibre cannot forward to (an IPv6 gateway, an encapsulation, a
+    /// dead nexthop).
+    Unusable(Refusal),
 }
 
 /// Why a message was not used.
@@ -82,8 +82,10 @@ pub enum NexthopObject {
 pub enum Skip {
     /// An IPv6 (or other non-IPv4) route: not fibre's business.
     Family(u8),
-    /// A route type fibre does not install (local, broadcast, multicast...).
+    /// A route type fibre does not install (local, broadcast, multicast, throw...).
     RouteType(u8),
+    /// A TOS or source-specific route: not the route of its destination prefix.
+    Selector(Refusal),
     /// A netlink message type other than routes and nexthops.
     MessageType(u16),
     Malformed(String),
@@ -103,6 +105,7 @@ impl std::fmt::Display for Skip {
             Skip::Family(AF_INET6) => f.write_str("IPv6 route"),
             Skip::Family(x) => write!(f, "address family {x}"),
             Skip::RouteType(t) => write!(f, "route type {t}"),
+            Skip::Selector(r) => r.fmt(f),
             Skip::MessageType(t) => write!(f, "netlink message type {t}"),
             Skip::Malformed(m) => write!(f, "malformed: {m}"),
         }
@@ -159,62 +162,28 @@ fn decode_route(del: bool, body: &[u8]) -> Result<Message, Skip> {
         return Err(Skip::Family(family));
     }
     let msg = RouteMessage::parse(body).map_err(|e| malformed(format!("rtmsg: {e}")))?;
-    if msg.header.address_family != AddressFamily::Inet {
-        return Err(Skip::Family(family));
+    let route = decode(&msg).map_err(|e| match e {
+        Undecodable::Family(f) => Skip::Family(f),
+        Undecodable::Malformed(m) => Skip::Malformed(m),
+    })?;
+    // Before the delete: a TOS route's delete must not take the prefix's route.
+    if let Some(why) = route.selector_refusal() {
+        return Err(Skip::Selector(why));
     }
-    let len = msg.header.destination_prefix_length;
-    let mut table = u32::from(msg.header.table);
-    let mut dst = None;
-    let mut nh_id = None;
-    let mut gateways = Vec::new();
-    let mut oif = false;
-    for a in &msg.attributes {
-        match a {
-            RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = Some(*d),
-            RouteAttribute::Destination(other) => {
-                return Err(malformed(format!("RTA_DST {other:?}")))
-            }
-            RouteAttribute::Table(t) => table = *t,
-            RouteAttribute::NhId(id) => nh_id = Some(*id),
-            RouteAttribute::Gateway(RouteAddress::Inet(g)) => gateways.push(*g),
-            RouteAttribute::Oif(_) => oif = true,
-            RouteAttribute::MultiPath(paths) => {
-                for p in paths {
-                    for pa in &p.attributes {
-                        if let RouteAttribute::Gateway(RouteAddress::Inet(g)) = pa {
-                            gateways.push(*g);
-                        }
-                    }
-                }
-                oif = true;
-            }
-            _ => {}
-        }
-    }
-    let dst = match dst {
-        Some(d) => d,
-        None if len == 0 => Ipv4Addr::UNSPECIFIED,
-        None => return Err(malformed(format!("/{len} route without RTA_DST"))),
-    };
-    let prefix = Ipv4Prefix::new(u32::from(dst), len)
-        .map_err(|e| malformed(format!("prefix {dst}/{len}: {e:?}")))?;
+    let (table, prefix) = (route.table, route.prefix);
     if del {
         return Ok(Message::RouteDel { table, prefix });
     }
-    let via = match msg.header.kind {
-        RouteType::BlackHole | RouteType::Unreachable | RouteType::Prohibit => RouteVia::Blackhole,
-        RouteType::Unicast => {
-            if let Some(id) = nh_id {
-                RouteVia::Object(id)
-            } else if !gateways.is_empty() {
-                RouteVia::Gateways(gateways)
-            } else if oif {
-                RouteVia::NoGateway
-            } else {
-                return Err(malformed("unicast route with no nexthop"));
-            }
-        }
-        other => return Err(Skip::RouteType(u8::from(other))),
+    // A multipath route with some unusable paths forwards over the others, as a
+    // group with unusable members does (`state`).
+    let via = match route.forwarding(PartialPaths::UseTheUsable) {
+        Ok(Forwarding::Blackhole) => RouteVia::Blackhole,
+        Ok(Forwarding::Object(id)) => RouteVia::Object(id),
+        Ok(Forwarding::Gateways(g)) => RouteVia::Gateways(g),
+        Err(Refusal::RouteType(t)) => return Err(Skip::RouteType(u8::from(t))),
+        Err(Refusal::Throw) => return Err(Skip::RouteType(u8::from(RouteType::Throw))),
+        Err(Refusal::NoNexthop) => return Err(malformed("unicast route with no nexthop")),
+        Err(why) => RouteVia::Refused(why),
     };
     Ok(Message::RouteNew(Route { table, prefix, via }))
 }
@@ -254,6 +223,7 @@ fn decode_nexthop(del: bool, body: &[u8]) -> Result<Message, Skip> {
         return Err(malformed(format!("nhmsg of {} bytes", body.len())));
     }
     let family = body[0];
+    let dead = u32::from_ne_bytes(body[4..8].try_into().unwrap()) & RTNH_F_DEAD != 0;
     let mut id = None;
     let mut group = None;
     let mut blackhole = false;
@@ -292,11 +262,13 @@ fn decode_nexthop(del: bool, body: &[u8]) -> Result<Message, Skip> {
     } else if blackhole {
         NexthopObject::Blackhole
     } else if encap {
-        NexthopObject::Unusable("encapsulation")
+        NexthopObject::Unusable(Refusal::Encap)
+    } else if dead {
+        NexthopObject::Unusable(Refusal::AllHopsDead)
     } else if let Some(g) = gateway {
         match (family, g.len()) {
             (AF_INET, 4) => NexthopObject::Gateway(Ipv4Addr::new(g[0], g[1], g[2], g[3])),
-            (AF_INET6, 16) => NexthopObject::Unusable("IPv6 gateway"),
+            (AF_INET6, 16) => NexthopObject::Unusable(Refusal::Ipv6Gateway),
             (f, n) => return Err(malformed(format!("family {f} gateway of {n} bytes"))),
         }
     } else if oif {
@@ -309,387 +281,6 @@ fn decode_nexthop(del: bool, body: &[u8]) -> Result<Message, Skip> {
     Ok(Message::NexthopNew { id, nexthop })
 }
 
-/// Builders for netlink messages as zebra sends them (tests, and the fake zebra of
-/// the server's tests).
-pub mod build {
-    use super::*;
-
-    fn attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-        out.extend(((value.len() + 4) as u16).to_ne_bytes());
-        out.extend(kind.to_ne_bytes());
-        out.extend(value);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-    }
-
-    /// A netlink message: header (flags REQUEST|REPLACE|CREATE as zebra) and body.
-    pub fn nlmsg(kind: u16, body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend(((body.len() + NLMSG_HDRLEN) as u32).to_ne_bytes());
-        out.extend(kind.to_ne_bytes());
-        out.extend(0x501u16.to_ne_bytes());
-        out.extend(0u32.to_ne_bytes());
-        out.extend(0u32.to_ne_bytes());
-        out.extend(body);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-        out
-    }
-
-    pub const RTN_UNICAST: u8 = 1;
-    pub const RTN_BLACKHOLE: u8 = 6;
-    pub const RTN_UNREACHABLE: u8 = 7;
-
-    /// What a route message carries besides its prefix.
-    #[derive(Debug, Clone)]
-    pub enum Via {
-        Object(u32),
-        Gateway(Ipv4Addr),
-        Multipath(Vec<Ipv4Addr>),
-        Oif(u32),
-        Type(u8),
-    }
-
-    /// An IPv4 `RTM_NEWROUTE` / `RTM_DELROUTE` body in table 254.
-    pub fn route(del: bool, prefix: &str, via: &Via) -> Vec<u8> {
-        let p: Ipv4Prefix = prefix.parse().unwrap();
-        let rtype = match via {
-            Via::Type(t) => *t,
-            _ => RTN_UNICAST,
-        };
-        // family, dst_len, src_len, tos, table, protocol (zebra static 196), scope,
-        // type, flags.
-        let mut body = vec![AF_INET, p.len(), 0, 0, 254, 196, 0, rtype];
-        body.extend(0u32.to_ne_bytes());
-        attr(&mut body, 1, &p.addr().to_be_bytes()); // RTA_DST
-        attr(&mut body, 6, &20u32.to_ne_bytes()); // RTA_PRIORITY
-        if !del {
-            match via {
-                Via::Object(id) => attr(&mut body, 30, &id.to_ne_bytes()), // RTA_NH_ID
-                Via::Gateway(g) => attr(&mut body, 5, &g.octets()),        // RTA_GATEWAY
-                Via::Oif(i) => attr(&mut body, 4, &i.to_ne_bytes()),       // RTA_OIF
-                Via::Multipath(gs) => {
-                    let mut mp = Vec::new();
-                    for g in gs {
-                        // struct rtnexthop: len u16, flags u8, hops u8, ifindex i32.
-                        let mut nh = Vec::new();
-                        attr(&mut nh, 5, &g.octets());
-                        mp.extend(((nh.len() + 8) as u16).to_ne_bytes());
-                        mp.extend([0u8, 0]);
-                        mp.extend(3u32.to_ne_bytes());
-                        mp.extend(nh);
-                    }
-                    attr(&mut body, 9, &mp); // RTA_MULTIPATH
-                }
-                Via::Type(_) => {}
-            }
-        }
-        nlmsg(if del { RTM_DELROUTE } else { RTM_NEWROUTE }, &body)
-    }
-
-    /// An IPv6 route (to be skipped).
-    pub fn route6() -> Vec<u8> {
-        let mut body = vec![AF_INET6, 64, 0, 0, 254, 2, 0, RTN_UNICAST];
-        body.extend(0u32.to_ne_bytes());
-        let mut dst = [0u8; 16];
-        dst[0] = 0xfe;
-        dst[1] = 0x80;
-        attr(&mut body, 1, &dst);
-        nlmsg(RTM_NEWROUTE, &body)
-    }
-
-    /// An `RTM_NEWNEXTHOP` body.
-    pub fn nexthop(id: u32, nh: &NexthopObject) -> Vec<u8> {
-        let family = match nh {
-            NexthopObject::Group(_) => AF_UNSPEC,
-            _ => AF_INET,
-        };
-        let mut body = vec![family, 0, 11, 0];
-        body.extend(0u32.to_ne_bytes());
-        attr(&mut body, NHA_ID, &id.to_ne_bytes());
-        match nh {
-            NexthopObject::Gateway(g) => {
-                attr(&mut body, NHA_GATEWAY, &g.octets());
-                attr(&mut body, NHA_OIF, &3u32.to_ne_bytes());
-            }
-            NexthopObject::Blackhole => attr(&mut body, NHA_BLACKHOLE, &[]),
-            NexthopObject::Device => attr(&mut body, NHA_OIF, &3u32.to_ne_bytes()),
-            NexthopObject::Group(ids) => {
-                let mut g = Vec::new();
-                for i in ids {
-                    g.extend(i.to_ne_bytes());
-                    g.extend([0u8; 4]);
-                }
-                attr(&mut body, NHA_GROUP, &g);
-            }
-            NexthopObject::Unusable(_) => {
-                body[0] = AF_INET6;
-                attr(
-                    &mut body,
-                    NHA_GATEWAY,
-                    &[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-                );
-                attr(&mut body, NHA_OIF, &3u32.to_ne_bytes());
-            }
-        }
-        nlmsg(RTM_NEWNEXTHOP, &body)
-    }
-
-    pub fn nexthop_del(id: u32) -> Vec<u8> {
-        let mut body = vec![AF_UNSPEC, 0, 11, 0];
-        body.extend(0u32.to_ne_bytes());
-        attr(&mut body, NHA_ID, &id.to_ne_bytes());
-        nlmsg(RTM_DELNEXTHOP, &body)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::build::*;
-    use super::*;
-    use proptest::prelude::*;
-
-    fn p(s: &str) -> Ipv4Prefix {
-        s.parse().unwrap()
-    }
-
-    fn one(bytes: &[u8]) -> Result<Message, Skip> {
-        let mut v = decode_frame(bytes);
-        assert_eq!(v.len(), 1, "{v:?}");
-        v.pop().unwrap()
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    /// Bodies captured from zebra 8.4 (`dplane_fpm_nl`, x86-64) with the headers
-    /// rebuilt around them.
-    #[test]
-    fn messages_captured_from_zebra() {
-        // Nexthop 8: via 192.0.2.1 dev ifindex 3.
-        let m = one(&nlmsg(
-            RTM_NEWNEXTHOP,
-            &hex("02000b0000000000080001000800000008000600c00002010800050003000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::NexthopNew {
-                id: 8,
-                nexthop: NexthopObject::Gateway(Ipv4Addr::new(192, 0, 2, 1))
-            })
-        );
-        // Group 9 of 8 and 10.
-        let m = one(&nlmsg(
-            RTM_NEWNEXTHOP,
-            &hex("00000b000000000008000100090000001400020008000000000000000a00000000000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::NexthopNew {
-                id: 9,
-                nexthop: NexthopObject::Group(vec![8, 10])
-            })
-        );
-        // Blackhole nexthop 2.
-        let m = one(&nlmsg(
-            RTM_NEWNEXTHOP,
-            &hex("02000b0000000000080001000200000004000400"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::NexthopNew {
-                id: 2,
-                nexthop: NexthopObject::Blackhole
-            })
-        );
-        // Connected 192.0.2.0/24: nexthop 4 is ifindex 3 alone.
-        let m = one(&nlmsg(
-            RTM_NEWNEXTHOP,
-            &hex("02000b000000000008000100040000000800050003000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::NexthopNew {
-                id: 4,
-                nexthop: NexthopObject::Device
-            })
-        );
-        // 10.1.0.0/16 nhid 9.
-        let m = one(&nlmsg(
-            RTM_NEWROUTE,
-            &hex("02100000fec4000100000000080001000a010000080006001400000008001e0009000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::RouteNew(Route {
-                table: 254,
-                prefix: p("10.1.0.0/16"),
-                via: RouteVia::Object(9)
-            }))
-        );
-        // blackhole 10.9.0.0/16 (no nexthop id).
-        let m = one(&nlmsg(
-            RTM_NEWROUTE,
-            &hex("02100000fec4000600000000080001000a0900000800060014000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::RouteNew(Route {
-                table: 254,
-                prefix: p("10.9.0.0/16"),
-                via: RouteVia::Blackhole
-            }))
-        );
-        // The delete half of an update.
-        let m = one(&nlmsg(
-            RTM_DELROUTE,
-            &hex("02080000fec4000000000000080001000a0000000800060014000000"),
-        ));
-        assert_eq!(
-            m,
-            Ok(Message::RouteDel {
-                table: 254,
-                prefix: p("10.0.0.0/8")
-            })
-        );
-        // fe80::/64: IPv6, skipped.
-        let m = one(&nlmsg(
-            RTM_NEWROUTE,
-            &hex("0a400000fe0200010000000014000100fe800000000000000000000000000000080006001400000008001e000c000000"),
-        ));
-        assert_eq!(m, Err(Skip::Family(AF_INET6)));
-    }
-
-    #[test]
-    fn built_routes_decode() {
-        let g1 = Ipv4Addr::new(192, 0, 2, 1);
-        let g2 = Ipv4Addr::new(192, 0, 2, 2);
-        let cases = [
-            (Via::Object(7), RouteVia::Object(7)),
-            (Via::Gateway(g1), RouteVia::Gateways(vec![g1])),
-            (
-                Via::Multipath(vec![g1, g2]),
-                RouteVia::Gateways(vec![g1, g2]),
-            ),
-            (Via::Oif(3), RouteVia::NoGateway),
-            (Via::Type(RTN_BLACKHOLE), RouteVia::Blackhole),
-            (Via::Type(RTN_UNREACHABLE), RouteVia::Blackhole),
-        ];
-        for (via, want) in cases {
-            assert_eq!(
-                one(&route(false, "0.0.0.0/0", &via)),
-                Ok(Message::RouteNew(Route {
-                    table: 254,
-                    prefix: p("0.0.0.0/0"),
-                    via: want
-                })),
-                "{via:?}"
-            );
-        }
-        assert_eq!(
-            one(&route(false, "10.0.0.0/8", &Via::Type(2))),
-            Err(Skip::RouteType(2))
-        );
-        assert_eq!(one(&route6()), Err(Skip::Family(AF_INET6)));
-        assert_eq!(one(&nexthop_del(5)), Ok(Message::NexthopDel { id: 5 }));
-        assert_eq!(
-            one(&nexthop(5, &NexthopObject::Unusable(""))),
-            Ok(Message::NexthopNew {
-                id: 5,
-                nexthop: NexthopObject::Unusable("IPv6 gateway")
-            })
-        );
-        assert_eq!(one(&nlmsg(16, &[0; 16])), Err(Skip::MessageType(16)));
-    }
-
-    #[test]
-    fn several_messages_per_frame_and_bad_lengths() {
-        let mut f = route(true, "10.0.0.0/8", &Via::Object(1));
-        f.extend(route(false, "10.0.0.0/8", &Via::Object(2)));
-        let v = decode_frame(&f);
-        assert_eq!(v.len(), 2);
-        assert!(matches!(v[0], Ok(Message::RouteDel { .. })));
-        assert!(matches!(v[1], Ok(Message::RouteNew(_))));
-
-        // nlmsg_len past the frame's end, below the header, trailing bytes.
-        let mut bad = route(false, "10.0.0.0/8", &Via::Object(1));
-        bad[0] = 200;
-        assert!(matches!(one(&bad), Err(Skip::Malformed(_))));
-        bad[0..4].copy_from_slice(&4u32.to_ne_bytes());
-        assert!(matches!(one(&bad), Err(Skip::Malformed(_))));
-        let mut tail = route(false, "10.0.0.0/8", &Via::Object(1));
-        tail.extend([0u8; 5]);
-        let v = decode_frame(&tail);
-        assert_eq!(v.len(), 2);
-        assert!(v[0].is_ok() && matches!(v[1], Err(Skip::Malformed(_))));
-        // A nexthop without an id; a group of a bad length; host bits in a prefix.
-        let mut body = vec![AF_INET, 0, 11, 0, 0, 0, 0, 0];
-        body.extend([4u8, 0, 4, 0]);
-        assert!(matches!(
-            one(&nlmsg(RTM_NEWNEXTHOP, &body)),
-            Err(Skip::Malformed(_))
-        ));
-        let mut g = nexthop(3, &NexthopObject::Group(vec![1]));
-        let n = g.len();
-        g[n - 12] = 11; // NHA_GROUP length 11 (header 4 + 7)
-        assert!(matches!(one(&g), Err(Skip::Malformed(_))));
-        let mut host = route(false, "10.0.0.0/8", &Via::Object(1));
-        host[NLMSG_HDRLEN + 12 + 4 + 3] = 1; // 10.0.0.1/8
-        assert!(matches!(one(&host), Err(Skip::Malformed(_))));
-    }
-
-    proptest! {
-        /// Arbitrary bytes, as a frame or as any message type's body, never panic.
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400),
-                                       kind in prop_oneof![Just(24u16), Just(25), Just(104), Just(105), any::<u16>()]) {
-            let _ = decode_frame(&bytes);
-            let _ = decode_message(kind, &bytes);
-            let mut framed = nlmsg(kind, &bytes);
-            let _ = decode_frame(&framed);
-            // Corrupt valid messages byte by byte.
-            if !bytes.is_empty() {
-                let i = bytes[0] as usize % framed.len();
-                framed[i] ^= bytes[bytes.len() - 1];
-                let _ = decode_frame(&framed);
-            }
-        }
-
-        /// Valid messages with random mutations never panic either.
-        #[test]
-        fn mutated_messages_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
-            let g = Ipv4Addr::new(192, 0, 2, 1);
-            for mut m in [
-                route(false, "10.0.0.0/8", &Via::Multipath(vec![g, g])),
-                route(false, "10.0.0.0/8", &Via::Object(4)),
-                nexthop(9, &NexthopObject::Group(vec![1, 2, 3])),
-                nexthop(9, &NexthopObject::Gateway(g)),
-            ] {
-                for (i, x) in &flips {
-                    let n = m.len();
-                    m[i % n] ^= x;
-                }
-                let _ = decode_frame(&m);
-            }
-        }
-
-        /// Routes round-trip through the builders for any prefix and gateways.
-        #[test]
-        fn routes_round_trip(addr in any::<u32>(), len in 0u8..=32,
-                             gws in proptest::collection::vec(any::<u32>(), 1..5)) {
-            let pfx = Ipv4Prefix::truncate(addr, len).unwrap();
-            let gws: Vec<Ipv4Addr> = gws.into_iter().map(Ipv4Addr::from).collect();
-            let via = if gws.len() == 1 { Via::Gateway(gws[0]) } else { Via::Multipath(gws.clone()) };
-            prop_assert_eq!(
-                one(&route(false, &pfx.to_string(), &via)),
-                Ok(Message::RouteNew(Route { table: 254, prefix: pfx, via: RouteVia::Gateways(gws) }))
-            );
-        }
-    }
-}
+#[path = "decode_tests.rs"]
+mod tests;

@@ -3,7 +3,9 @@
 //! in FPM frames. See `docs/FPM.md`.
 //!
 //! - [`framing`]: FPM frames out of a byte stream.
-//! - [`decode`]: the netlink messages in a frame (routes, nexthop objects).
+//! - [`decode`]: the netlink messages in a frame: routes (through the shared
+//!   decoder, [`crate::source::netlink`]) and nexthop objects.
+//! - `build` (tests only): those messages as zebra writes them.
 //! - [`state`]: nexthop objects and routes resolved into fibre targets, through a
 //!   [`crate::source::SourceView`].
 //! - `server`: the thread: one connection at a time, the resync and hold timers.
@@ -22,6 +24,8 @@
 //! **Disconnect.** Routes are kept: zebra reconnects every 3 s and resends them.
 //! If it has not come back within [`Timing::hold`], they are removed.
 
+#[cfg(test)]
+pub mod build;
 pub mod decode;
 pub mod framing;
 mod server;

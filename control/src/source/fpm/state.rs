@@ -4,31 +4,32 @@
 
 use super::decode::{Message, NexthopObject, RouteVia};
 use crate::proto::{Request, RouteTarget};
+use crate::source::netlink::route::{gateways_target, Refusal};
 use crate::source::{SourceRoute, SourceView};
 use fib::{Ipv4Prefix, Protocol};
 use hashbrown::{HashMap, HashSet};
-use std::net::Ipv4Addr;
 
 type Key = (u32, Ipv4Prefix);
 
 /// Why a route zebra sent is not in fibre.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotInstalled {
-    /// No gateway: a connected subnet (fibre has its own, from its port addresses)
-    /// or a route out of an interface, which fibre cannot map to a port.
-    NoGateway,
     /// The route names a nexthop object zebra has not sent (or has deleted).
     UnknownNexthop(u32),
-    /// The nexthop is an IPv6 gateway, an encapsulation, or a group with no IPv4
-    /// gateway.
+    /// What the route or its nexthop object says cannot be installed: no gateway
+    /// (a connected subnet — fibre has its own, from its port addresses — or a
+    /// route out of an interface, which fibre cannot map to a port), an IPv6
+    /// gateway, an encapsulation, dead paths.
+    Refused(Refusal),
+    /// A group with no IPv4 gateway among its members.
     Unusable(&'static str),
 }
 
 impl std::fmt::Display for NotInstalled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotInstalled::NoGateway => f.write_str("no gateway (connected or interface route)"),
             NotInstalled::UnknownNexthop(id) => write!(f, "unknown nexthop object {id}"),
+            NotInstalled::Refused(why) => why.fmt(f),
             NotInstalled::Unusable(why) => write!(f, "unusable nexthop: {why}"),
         }
     }
@@ -214,14 +215,14 @@ impl FpmState {
     fn resolve(&self, via: &RouteVia) -> Result<RouteTarget, NotInstalled> {
         match via {
             RouteVia::Blackhole => Ok(RouteTarget::Blackhole),
-            RouteVia::NoGateway => Err(NotInstalled::NoGateway),
-            RouteVia::Gateways(g) => Ok(gateways(g.clone())),
+            RouteVia::Refused(why) => Err(NotInstalled::Refused(why.clone())),
+            RouteVia::Gateways(g) => Ok(gateways_target(g.clone())),
             RouteVia::Object(id) => match self.nexthops.get(id) {
                 None => Err(NotInstalled::UnknownNexthop(*id)),
-                Some(NexthopObject::Gateway(g)) => Ok(gateways(vec![*g])),
+                Some(NexthopObject::Gateway(g)) => Ok(gateways_target(vec![*g])),
                 Some(NexthopObject::Blackhole) => Ok(RouteTarget::Blackhole),
-                Some(NexthopObject::Device) => Err(NotInstalled::NoGateway),
-                Some(NexthopObject::Unusable(why)) => Err(NotInstalled::Unusable(why)),
+                Some(NexthopObject::Device) => Err(NotInstalled::Refused(Refusal::NoGateway)),
+                Some(NexthopObject::Unusable(why)) => Err(NotInstalled::Refused(why.clone())),
                 Some(NexthopObject::Group(members)) => {
                     let mut gws = Vec::new();
                     for m in members {
@@ -235,7 +236,7 @@ impl FpmState {
                     if gws.is_empty() {
                         Err(NotInstalled::Unusable("group with no IPv4 gateway"))
                     } else {
-                        Ok(gateways(gws))
+                        Ok(gateways_target(gws))
                     }
                 }
             },
@@ -243,32 +244,14 @@ impl FpmState {
     }
 }
 
-/// One gateway: `via`; several: multipath, in address order without repeats (so the
-/// same set in another order is the same route).
-fn gateways(mut g: Vec<Ipv4Addr>) -> RouteTarget {
-    g.sort_unstable();
-    g.dedup();
-    let via = |gateway| RouteTarget::Via {
-        gateway,
-        port: None,
-    };
-    if g.len() == 1 {
-        via(g[0])
-    } else {
-        RouteTarget::Multipath(g.into_iter().map(via).collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::decode::Route;
     use super::*;
+    use crate::source::netlink::build::gw;
 
     fn p(s: &str) -> Ipv4Prefix {
         s.parse().unwrap()
-    }
-    fn gw(d: u8) -> Ipv4Addr {
-        Ipv4Addr::new(192, 0, 2, d)
     }
     fn new(prefix: &str, via: RouteVia) -> Message {
         Message::RouteNew(Route {
@@ -314,7 +297,7 @@ mod tests {
                 new("10.4.0.0/16", RouteVia::Gateways(vec![gw(9)])),
                 new("10.5.0.0/16", RouteVia::Gateways(vec![gw(9), gw(8), gw(9)])),
                 new("192.0.2.0/24", RouteVia::Object(5)),
-                new("10.6.0.0/16", RouteVia::NoGateway),
+                new("10.6.0.0/16", RouteVia::Refused(Refusal::NoGateway)),
             ],
         );
         assert_eq!(
@@ -334,8 +317,14 @@ mod tests {
             Some(30)
         );
         let mut out = Vec::new();
-        let skipped = s.apply_batch(&[new("10.6.0.0/16", RouteVia::NoGateway)], &mut out);
-        assert_eq!(skipped, vec![(p("10.6.0.0/16"), NotInstalled::NoGateway)]);
+        let skipped = s.apply_batch(
+            &[new("10.6.0.0/16", RouteVia::Refused(Refusal::NoGateway))],
+            &mut out,
+        );
+        assert_eq!(
+            skipped,
+            vec![(p("10.6.0.0/16"), NotInstalled::Refused(Refusal::NoGateway))]
+        );
         assert!(out.is_empty());
     }
 

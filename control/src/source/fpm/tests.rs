@@ -1,12 +1,13 @@
 //! The server thread against a fake zebra over TCP: resync, garbage, hold.
 
-use super::decode::build::{self, Via};
+use super::build::{self, Via};
 use super::decode::NexthopObject;
 use super::framing::encode;
 use super::*;
 use crate::proto::Request;
+use crate::source::netlink::build::gw;
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -25,12 +26,13 @@ fn start(t: Timing) -> (SourceHandle, std::net::SocketAddr) {
     (spawn_on(l, Some(40), t).unwrap(), addr)
 }
 
-fn gw(d: u8) -> Ipv4Addr {
-    Ipv4Addr::new(192, 0, 2, d)
-}
-
 fn frame(msgs: &[Vec<u8>]) -> Vec<u8> {
     encode(1, &msgs.concat())
+}
+
+/// A frame with one new route to `prefix` via 192.0.2.1.
+fn via_gw1(prefix: &str) -> Vec<u8> {
+    frame(&[build::route(false, prefix, &Via::Gateway(gw(1)))])
 }
 
 /// Requests until none came for `idle`, as words.
@@ -164,11 +166,7 @@ fn garbage_drops_the_connection_skipped_frames_and_ipv6_are_counted() {
     let mut z = TcpStream::connect(addr).unwrap();
     let mut bytes = encode(2, b"protobuf, not spoken");
     bytes.extend(frame(&[build::route6()]));
-    bytes.extend(frame(&[build::route(
-        false,
-        "10.0.0.0/8",
-        &Via::Gateway(gw(1)),
-    )]));
+    bytes.extend(via_gw1("10.0.0.0/8"));
     z.write_all(&bytes).unwrap();
     assert_eq!(
         collect(&h, Duration::from_millis(300)),
@@ -193,12 +191,7 @@ fn garbage_drops_the_connection_skipped_frames_and_ipv6_are_counted() {
 
     // zebra reconnects within the hold time and resends: the route stays, no request.
     let mut z = TcpStream::connect(addr).unwrap();
-    z.write_all(&frame(&[build::route(
-        false,
-        "10.0.0.0/8",
-        &Via::Gateway(gw(1)),
-    )]))
-    .unwrap();
+    z.write_all(&via_gw1("10.0.0.0/8")).unwrap();
     assert!(collect(&h, Duration::from_millis(700)).is_empty());
     assert!(h.status.connected.load(Relaxed));
     assert_eq!(h.status.routes.load(Relaxed), 1);
@@ -222,20 +215,10 @@ fn routes_go_when_zebra_stays_away_past_the_hold_time() {
 fn a_second_connection_replaces_the_first() {
     let (h, addr) = start(timing());
     let mut a = TcpStream::connect(addr).unwrap();
-    a.write_all(&frame(&[build::route(
-        false,
-        "10.0.0.0/8",
-        &Via::Gateway(gw(1)),
-    )]))
-    .unwrap();
+    a.write_all(&via_gw1("10.0.0.0/8")).unwrap();
     assert_eq!(collect(&h, Duration::from_millis(200)).len(), 1);
     let mut b = TcpStream::connect(addr).unwrap();
-    b.write_all(&frame(&[build::route(
-        false,
-        "10.1.0.0/16",
-        &Via::Gateway(gw(1)),
-    )]))
-    .unwrap();
+    b.write_all(&via_gw1("10.1.0.0/16")).unwrap();
     assert_eq!(
         collect(&h, Duration::from_millis(700)),
         vec!["replace 10.1.0.0/16 via 192.0.2.1", "del 10.0.0.0/8"]

@@ -15,9 +15,22 @@
 //! - shortly after a link or address event (the kernel flushes routes through a
 //!   link that goes down without a notification for each);
 //! - after the socket had to be reopened.
+//!
+//! Files by role: `socket` (the netlink socket), [`classify`] (what one route
+//! message means for the mirror, on top of the shared decoder in
+//! [`crate::source::netlink`]), `aliases` (the kernel's routes per prefix and how
+//! messages change them), `dump` (dumps, their failures and their sweep),
+//! [`mirror`] (the state and the datagrams); tests in `tests`, on the rig in `rig`.
 
+mod aliases;
+pub mod classify;
+mod dump;
 pub mod mirror;
+#[cfg(test)]
+mod rig;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 use crate::config::KernelSourceConfig;
 use crate::source::{SourceFeed, SourceHandle, SourceStatus};
