@@ -14,26 +14,14 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "fibrectl-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temp directory for one test, removed on drop.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fibrectl-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A fake fibred: records every request, answers from a real FIB for routes and
@@ -48,8 +36,8 @@ struct FakeDaemon {
 
 impl FakeDaemon {
     fn start() -> Self {
-        let dir = TempDir::new("fake");
-        let sock = dir.0.join("fibred.sock");
+        let dir = temp_dir("fake");
+        let sock = dir.path().join("fibred.sock");
         let server = Server::bind(&sock).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -318,7 +306,7 @@ fn bad_command_lines_exit_2_and_send_nothing() {
 #[test]
 fn a_bad_route_file_sends_nothing() {
     let d = FakeDaemon::start();
-    let file = d.dir.0.join("routes.txt");
+    let file = d.dir.path().join("routes.txt");
     std::fs::write(
         &file,
         "1.0.0.0/24\t13335\n1.0.4.0/22\t56203\n10.0.0.1/8\t1\n",
@@ -345,8 +333,8 @@ fn a_bad_route_file_sends_nothing() {
 
 #[test]
 fn no_daemon_and_daemon_errors_exit_1() {
-    let dir = TempDir::new("none");
-    let o = fibrectl(&dir.0.join("absent.sock"), &["fib", "status"]);
+    let dir = temp_dir("none");
+    let o = fibrectl(&dir.path().join("absent.sock"), &["fib", "status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("cannot connect to fibred at"),
@@ -497,7 +485,7 @@ fn tables_are_aligned_and_json_is_the_payload() {
 #[test]
 fn route_load_batches_and_pipelines() {
     let d = FakeDaemon::start();
-    let file = d.dir.0.join("routes.txt");
+    let file = d.dir.path().join("routes.txt");
     let mut text = String::from("; a pyasn-style header\n");
     for i in 0..25_000u32 {
         text.push_str(&format!(
@@ -564,7 +552,7 @@ fn route_load_batches_and_pipelines() {
 #[test]
 fn refused_routes_in_a_batch_exit_1_with_reasons() {
     let d = FakeDaemon::start();
-    let file = d.dir.0.join("routes.txt");
+    let file = d.dir.path().join("routes.txt");
     // Nexthop 40 does not exist in the fake daemon's FIB.
     std::fs::write(&file, "1.0.0.0/24\t1\n2.0.0.0/24\t2\n").unwrap();
     let o = d.run(&["route", "load", file.to_str().unwrap(), "--nexthop", "40"]);

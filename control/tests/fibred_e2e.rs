@@ -7,6 +7,7 @@
 #![cfg(feature = "dpdk")]
 
 use control::proto::FibStatus;
+use pcap_file::pcap::{PcapPacket, PcapWriter};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -15,6 +16,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 const FIBRED: &str = env!("CARGO_BIN_EXE_fibred");
 const FIBRECTL: &str = env!("CARGO_BIN_EXE_fibrectl");
@@ -26,11 +28,12 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fibre-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory for a test's daemon, removed when the test ends.
+    fn dir(name: &str) -> TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("fibre-e2e-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     fn start(dir: &Path, config: &str) -> Daemon {
@@ -133,6 +136,10 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The directory goes with the test, so a failing test shows the log here.
+        if std::thread::panicking() {
+            eprintln!("---- fibred's log ----\n{}", self.log());
+        }
     }
 }
 
@@ -182,14 +189,15 @@ fn reference(routes: &BTreeMap<(u32, u8), Ipv4Addr>, addr: u32) -> Option<Ipv4Ad
 
 #[test]
 fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
-    let dir = Daemon::dir("routes");
+    let tmp = Daemon::dir("routes");
+    let dir = tmp.path();
     let cfg = config(
-        &dir,
+        dir,
         "e2e-routes",
         r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
         2,
     );
-    let d = Daemon::start(&dir, &cfg);
+    let d = Daemon::start(dir, &cfg);
 
     // Routes through four gateways on p1, every length from /8 to /32, overlapping.
     let mut rng = SmallRng::seed_from_u64(1812);
@@ -348,7 +356,7 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
 
     // A restart keeps what was configured at runtime (the journal).
     assert_eq!(d.stop(), 0, "clean shutdown on SIGTERM");
-    let d = Daemon::start(&dir, &cfg);
+    let d = Daemon::start(dir, &cfg);
     assert_eq!(d.json(&["route", "show"]), before_routes);
     d.converge();
     let probe = Ipv4Addr::from(probes[0]).to_string();
@@ -360,22 +368,11 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
         reference(&routes, probes[0])
     );
     assert_eq!(d.stop(), 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// 64-byte UDP frames from 192.0.2.10 to 10.i.x.1, in a pcap the generator replays.
 fn write_pcap(path: &Path) {
-    let mut out = Vec::new();
-    for v in [
-        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
-        &2u16.to_le_bytes(),
-        &4u16.to_le_bytes(),
-        &[0; 8],
-        &65535u32.to_le_bytes(),
-        &1u32.to_le_bytes(),
-    ] {
-        out.extend_from_slice(v);
-    }
+    let mut out = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
     for i in 0..64u8 {
         let mut ip = vec![
             0x45,
@@ -409,12 +406,9 @@ fn write_pcap(path: &Path) {
         frame.extend_from_slice(&ip);
         frame.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 26, 0, 0]);
         frame.resize(60, 0);
-        out.extend_from_slice(&[0u8; 8]);
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&frame);
+        out.write_packet(&PcapPacket::new(Duration::ZERO, frame.len() as u32, &frame))
+            .unwrap();
     }
-    std::fs::write(path, out).unwrap();
 }
 
 fn core_stats(d: &Daemon, id: u64) -> Value {
@@ -429,7 +423,8 @@ fn core_stats(d: &Daemon, id: u64) -> Value {
 
 #[test]
 fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes() {
-    let dir = Daemon::dir("traffic");
+    let tmp = Daemon::dir("traffic");
+    let dir = tmp.path();
     let pcap = dir.join("gen.pcap");
     write_pcap(&pcap);
     let p = pcap.display();
@@ -437,8 +432,8 @@ fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes
     let ports = format!(
         r#", "--vdev=net_pcap0,rx_pcap={p},rx_pcap={p},tx_pcap=/dev/null,tx_pcap=/dev/null,infinite_rx=1", "--vdev=net_null1,no-rx=1""#
     );
-    let cfg = config(&dir, "e2e-traffic", &ports, 1);
-    let d = Daemon::start(&dir, &cfg);
+    let cfg = config(dir, "e2e-traffic", &ports, 1);
+    let d = Daemon::start(dir, &cfg);
     d.ok(&["route", "add", "10.0.0.0/8", "via", "198.51.100.2"]);
     // A realistic table besides: 20k routes the core has to be replayed.
     let file: String = (0..20_000u32)
@@ -501,5 +496,4 @@ fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes
     d.ok(&["core", "del", "1"]);
     assert_eq!(d.json(&["core", "show"]).as_array().unwrap().len(), 1);
     assert_eq!(d.stop(), 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }

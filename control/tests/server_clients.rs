@@ -13,36 +13,19 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
-/// A temp directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "fibre-{tag}-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn sock(&self) -> PathBuf {
-        self.0.join("fibred.sock")
-    }
+/// A temp directory for one test, removed on drop.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fibre-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    h.finish()
+/// The control socket's path in `dir`.
+fn sock(dir: &TempDir) -> PathBuf {
+    dir.path().join("fibred.sock")
 }
 
 /// Answers `fib_status` with the request count, everything else `done`.
@@ -116,8 +99,8 @@ fn raw_line(stream: &mut BufReader<UnixStream>) -> String {
 
 #[test]
 fn socket_mode_and_stale_file_handling() {
-    let dir = TempDir::new("mode");
-    let path = dir.sock();
+    let dir = temp_dir("mode");
+    let path = sock(&dir);
     let server = Server::bind(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
@@ -129,7 +112,7 @@ fn socket_mode_and_stale_file_handling() {
     }
     drop(server);
     // A stale socket (nobody listening; a std listener leaves its file behind) is replaced.
-    let stale = dir.0.join("stale.sock");
+    let stale = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
     assert!(stale.exists());
     let s2 = Server::bind(&stale).unwrap();
@@ -138,7 +121,7 @@ fn socket_mode_and_stale_file_handling() {
     drop(s2);
     assert!(!stale.exists(), "the socket file goes with the server");
     // A regular file is never replaced.
-    let file = dir.0.join("not-a-socket");
+    let file = dir.path().join("not-a-socket");
     std::fs::write(&file, b"keep me").unwrap();
     assert!(matches!(
         Server::bind(&file),
@@ -149,12 +132,12 @@ fn socket_mode_and_stale_file_handling() {
 
 #[test]
 fn several_clients_pipelining_at_once() {
-    let dir = TempDir::new("many");
-    let server = Server::bind(dir.sock()).unwrap();
+    let dir = temp_dir("many");
+    let server = Server::bind(sock(&dir)).unwrap();
     let (stop, h) = spawn_server(server);
     let clients: Vec<_> = (0..8)
         .map(|_| {
-            let path = dir.sock();
+            let path = sock(&dir);
             std::thread::spawn(move || {
                 let mut c = ControlClient::connect(&path).unwrap();
                 // Pipeline 100 requests, then read the 100 answers in order.
@@ -184,15 +167,15 @@ fn several_clients_pipelining_at_once() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_not_waited_for() {
-    let dir = TempDir::new("slow");
+    let dir = temp_dir("slow");
     let cfg = ServerConfig {
         max_write_queue: 64 << 10,
         ..ServerConfig::default()
     };
-    let server = Server::bind_with(dir.sock(), cfg).unwrap();
+    let server = Server::bind_with(sock(&dir), cfg).unwrap();
     let (stop, h) = spawn_server(server);
     // The slow client sends requests for big replies and never reads.
-    let mut slow = UnixStream::connect(dir.sock()).unwrap();
+    let mut slow = UnixStream::connect(sock(&dir)).unwrap();
     let mut req = Vec::new();
     for id in 0..2000 {
         encode_request(id, &Request::Stats, &mut req);
@@ -202,7 +185,7 @@ fn a_client_that_never_reads_is_dropped_not_waited_for() {
     // The server may drop us before it has read everything: a write error is fine.
     let _ = slow.write_all(&req);
     // Meanwhile a good client is served promptly.
-    let mut good = ControlClient::connect(dir.sock()).unwrap();
+    let mut good = ControlClient::connect(sock(&dir)).unwrap();
     good.set_timeout(Some(Duration::from_secs(2))).unwrap();
     let t = Instant::now();
     for _ in 0..50 {
@@ -235,16 +218,16 @@ fn a_client_that_never_reads_is_dropped_not_waited_for() {
 
 #[test]
 fn garbage_overlong_and_half_messages() {
-    let dir = TempDir::new("bad");
+    let dir = temp_dir("bad");
     let cfg = ServerConfig {
         max_line: 4096,
         ..ServerConfig::default()
     };
-    let server = Server::bind_with(dir.sock(), cfg).unwrap();
+    let server = Server::bind_with(sock(&dir), cfg).unwrap();
     let (stop, h) = spawn_server(server);
 
     // Garbage: answered with a malformed error, then closed.
-    let mut g = BufReader::new(UnixStream::connect(dir.sock()).unwrap());
+    let mut g = BufReader::new(UnixStream::connect(sock(&dir)).unwrap());
     g.get_mut()
         .write_all(b"\x00\xffGET / HTTP/1.1\r\n")
         .unwrap();
@@ -255,7 +238,7 @@ fn garbage_overlong_and_half_messages() {
     assert_eq!(raw_line(&mut g), "", "closed after garbage");
 
     // Wrong version: answered with the id, then closed.
-    let mut v = BufReader::new(UnixStream::connect(dir.sock()).unwrap());
+    let mut v = BufReader::new(UnixStream::connect(sock(&dir)).unwrap());
     v.get_mut()
         .write_all(b"{\"v\":2,\"id\":9,\"request\":\"stats\"}\n")
         .unwrap();
@@ -265,9 +248,9 @@ fn garbage_overlong_and_half_messages() {
     assert_eq!(raw_line(&mut v), "");
 
     // Unknown request on a good envelope: an error, and the connection stays.
-    let mut u = ControlClient::connect(dir.sock()).unwrap();
+    let mut u = ControlClient::connect(sock(&dir)).unwrap();
     u.set_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut s = UnixStream::connect(dir.sock()).unwrap();
+    let mut s = UnixStream::connect(sock(&dir)).unwrap();
     s.write_all(
         b"{\"v\":1,\"id\":1,\"request\":\"teleport\"}\n{\"v\":1,\"id\":2,\"request\":\"hello\"}\n",
     )
@@ -282,7 +265,7 @@ fn garbage_overlong_and_half_messages() {
     assert_eq!((id, r), (Some(2), Ok(Reply::Done)));
 
     // Overlong line, never terminated: answered too_long and closed, buffer bounded.
-    let mut l = BufReader::new(UnixStream::connect(dir.sock()).unwrap());
+    let mut l = BufReader::new(UnixStream::connect(sock(&dir)).unwrap());
     l.get_mut()
         .set_write_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -293,12 +276,12 @@ fn garbage_overlong_and_half_messages() {
     assert!(e.message.contains("4096"), "{e}");
 
     // Closing in the middle of a message: dropped, nothing answered, nothing stuck.
-    let mut m = UnixStream::connect(dir.sock()).unwrap();
+    let mut m = UnixStream::connect(sock(&dir)).unwrap();
     m.write_all(b"{\"v\":1,\"id\":3,\"requ").unwrap();
     drop(m);
 
     // A client that half-closes after a complete request still gets its answer.
-    let mut hc = UnixStream::connect(dir.sock()).unwrap();
+    let mut hc = UnixStream::connect(sock(&dir)).unwrap();
     hc.write_all(b"{\"v\":1,\"id\":4,\"request\":\"fib_status\"}\n")
         .unwrap();
     hc.shutdown(std::net::Shutdown::Write).unwrap();
@@ -331,11 +314,11 @@ fn garbage_overlong_and_half_messages() {
 
 #[test]
 fn poll_returns_quickly_under_a_flood() {
-    let dir = TempDir::new("flood");
-    let mut server = Server::bind(dir.sock()).unwrap();
+    let dir = temp_dir("flood");
+    let mut server = Server::bind(sock(&dir)).unwrap();
     // A client floods requests as fast as it can; the caller's poll stays short
     // because each poll reads a bounded amount and decodes a bounded number of lines.
-    let path = dir.sock();
+    let path = sock(&dir);
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
     let flooder = std::thread::spawn(move || {
@@ -377,9 +360,9 @@ fn poll_returns_quickly_under_a_flood() {
 
 #[test]
 fn replies_to_gone_clients_are_discarded() {
-    let dir = TempDir::new("gone");
-    let mut server = Server::bind(dir.sock()).unwrap();
-    let mut c = UnixStream::connect(dir.sock()).unwrap();
+    let dir = temp_dir("gone");
+    let mut server = Server::bind(sock(&dir)).unwrap();
+    let mut c = UnixStream::connect(sock(&dir)).unwrap();
     c.write_all(b"{\"v\":1,\"id\":1,\"request\":\"hello\"}\n")
         .unwrap();
     let mut incoming = Vec::new();

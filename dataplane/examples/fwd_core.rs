@@ -23,11 +23,13 @@
 //! Either way over 16 resolved gateways on port 1, so every mode agrees on it; the
 //! frames' destinations are random addresses inside random prefixes of the table.
 
+use std::io::Write;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dataplane::dpdk::{Eal, EthPort, PortConfig, PortQueue};
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
 use dataplane::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
@@ -36,29 +38,21 @@ use fib::{
     Dir24Config, Dir24Table, Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, NexthopId,
     Protocol, Route, TableId,
 };
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u32 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-}
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 /// The table's /24 networks (host order), deterministic for a seed.
 fn networks(routes: usize, seed: u64) -> Vec<u32> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = SmallRng::seed_from_u64(seed);
     let mut seen = std::collections::HashSet::with_capacity(routes);
     let mut out = Vec::with_capacity(routes);
     while out.len() < routes {
-        let first = 1 + rng.next() % 223;
+        let first: u32 = rng.random_range(1..224);
         if first == 10 || first == 127 {
             continue;
         }
-        let net = (first << 24) | (rng.next() & 0x00ff_ff00);
+        let net = (first << 24) | (rng.random::<u32>() & 0x00ff_ff00);
         if seen.insert(net) {
             out.push(net);
         }
@@ -94,31 +88,27 @@ fn gen_pcap(path: &str, frames: usize, table: &Table, seed: u64) -> Result<()> {
     if prefixes.is_empty() {
         bail!("the table is empty");
     }
-    let mut rng = Rng(seed.wrapping_add(0x9e37));
-    let mut out = Vec::with_capacity(24 + frames * 80);
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    for w in [0u32, 0, 65535, 1] {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    let mut rng = SmallRng::seed_from_u64(seed.wrapping_add(0x9e37));
+    let file = std::fs::File::create(path).with_context(|| format!("creating {path}"))?;
+    // Classic pcap: microsecond timestamps (all zero), Ethernet.
+    let mut out = PcapWriter::new(std::io::BufWriter::new(file))?;
     for i in 0..frames as u32 {
-        let (net, len) = prefixes[rng.next() as usize % prefixes.len()];
+        let (net, len) = prefixes[rng.random_range(0..prefixes.len())];
         // A host inside the prefix (not its first address, where there is room).
         let host_bits = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
         let host = if host_bits > 1 {
-            1 + rng.next() % host_bits
+            rng.random_range(1..=host_bits)
         } else {
             0
         };
-        let dst = net | (host & host_bits);
+        let dst = net | host;
         let f = frame(dst, i);
-        for w in [0u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(&f);
+        out.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, &f))
+            .with_context(|| format!("writing {path}"))?;
     }
-    std::fs::write(path, out).with_context(|| format!("writing {path}"))
+    out.into_writer()
+        .flush()
+        .with_context(|| format!("writing {path}"))
 }
 
 /// Where the routes come from.
@@ -262,7 +252,7 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
 }
 
 /// What `floor` does to every frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Stage {
     /// Both Ethernet addresses written: testpmd's mac mode.
     Mac,
@@ -366,47 +356,101 @@ fn print_rates(rx: &EthPort<'_>, seconds: u64) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next().context("mode: gen-pcap or run")?;
-    let mut positional = Vec::new();
-    let (mut seconds, mut routes, mut seed, mut cpu) = (5u64, 100_000usize, 1u64, 1usize);
-    let mut route_file = None;
-    let mut stage = None;
-    let mut eal = Vec::new();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
-            "--routes" => routes = args.next().context("--routes N")?.parse()?,
-            "--route-file" => route_file = Some(args.next().context("--route-file PATH")?),
-            "--seed" => seed = args.next().context("--seed S")?.parse()?,
-            "--cpu" => cpu = args.next().context("--cpu C")?.parse()?,
-            "--stage" => {
-                stage = Some(match args.next().context("--stage mac|lookup")?.as_str() {
-                    "mac" => Stage::Mac,
-                    "lookup" => Stage::Lookup,
-                    other => bail!("--stage is mac or lookup, not {other}"),
-                })
-            }
-            "--" => eal.extend(args.by_ref()),
-            _ => positional.push(a),
+#[derive(Parser)]
+#[command(
+    about = "One fibre forwarding core end to end on DPDK ports (scripts/bench-forward-core)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table.
+    GenPcap {
+        path: String,
+        frames: usize,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// Writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say).
+    GenRoutes {
+        path: String,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// Forwards from port 0 to port 1 with one forwarding core, printing port 0's
+    /// rx-pps each second and the core's counters at the end.
+    Run(RunArgs),
+    /// Not the forwarding core but the least a forwarder does, over the same ports.
+    Floor {
+        /// `mac`: rewrite both MACs; `lookup`: the destination MAC from a DIR-24-8 lookup.
+        #[arg(long, value_enum)]
+        stage: Stage,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// Where the routes come from (see the module's documentation).
+#[derive(Args)]
+struct TableArgs {
+    /// Distinct random /24s (and a /16 under every 256th).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        conflicts_with = "route_file"
+    )]
+    routes: usize,
+    /// Seed of the random table and of the frames' destinations.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// The prefixes of a route file instead (fib's formats).
+    #[arg(long, value_name = "PATH")]
+    route_file: Option<String>,
+}
+
+impl TableArgs {
+    fn table(self) -> Table {
+        match self.route_file {
+            Some(path) => Table::File(path),
+            None => Table::Synthetic {
+                routes: self.routes,
+                seed: self.seed,
+            },
         }
     }
-    let table = match route_file {
-        Some(path) => Table::File(path),
-        None => Table::Synthetic { routes, seed },
-    };
-    match (mode.as_str(), positional.as_slice()) {
-        ("gen-pcap", [path, frames]) => gen_pcap(path, frames.parse()?, &table, seed),
-        ("gen-routes", [path]) => gen_routes(path, &table),
-        ("run", []) => run(seconds, &table, cpu, &eal),
-        ("floor", []) => floor(
-            stage.context("floor needs --stage mac|lookup")?,
-            seconds,
-            &table,
-            cpu,
-            &eal,
-        ),
-        _ => bail!("usage: fwd_core gen-pcap PATH FRAMES [TABLE] | gen-routes PATH [TABLE] | run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS | floor --stage mac|lookup [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS (TABLE: [--routes N] [--seed S] | --route-file PATH)"),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Seconds to sample port 0's receive rate.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    seconds: u64,
+    #[command(flatten)]
+    table: TableArgs,
+    /// CPU to pin the core's thread to.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    cpu: usize,
+    /// DPDK EAL arguments: two ports, port 0 receives and port 1 sends.
+    #[arg(last = true, value_name = "EAL-ARGS")]
+    eal: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().mode {
+        Mode::GenPcap {
+            path,
+            frames,
+            table,
+        } => {
+            let seed = table.seed;
+            gen_pcap(&path, frames, &table.table(), seed)
+        }
+        Mode::GenRoutes { path, table } => gen_routes(&path, &table.table()),
+        Mode::Run(r) => run(r.seconds, &r.table.table(), r.cpu, &r.eal),
+        Mode::Floor { stage, run: r } => floor(stage, r.seconds, &r.table.table(), r.cpu, &r.eal),
     }
 }

@@ -15,41 +15,25 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use dataplane::dpdk::{Eal, EthPort, PortConfig, PortQueue};
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
 
+#[derive(Parser)]
+#[command(about = "RX-to-TX loop over DPDK ports (port 2k <-> 2k+1), like testpmd's io mode")]
 struct Args {
+    /// How long to forward.
+    #[arg(long, default_value_t = 5, value_name = "N")]
     seconds: u64,
+    /// Send one burst of 64-byte frames on every port first (for ring ports).
+    #[arg(long)]
     tx_first: bool,
+    /// Count bytes per queue (reads every packet's length).
+    #[arg(long)]
     count_bytes: bool,
+    /// DPDK EAL arguments (ports as --vdev=... or -a ...).
+    #[arg(last = true, value_name = "EAL-ARGS")]
     eal: Vec<String>,
-}
-
-fn parse_args() -> Result<Args> {
-    let mut seconds = 5;
-    let mut tx_first = false;
-    let mut count_bytes = false;
-    let mut it = std::env::args().skip(1);
-    let mut eal = Vec::new();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seconds" => seconds = it.next().context("--seconds needs a value")?.parse()?,
-            "--tx-first" => tx_first = true,
-            "--count-bytes" => count_bytes = true,
-            "--" => {
-                eal.extend(it.by_ref());
-            }
-            other => bail!(
-                "unknown argument {other:?}; usage: io_fwd [--seconds N] [--tx-first] [--count-bytes] -- EAL-ARGS"
-            ),
-        }
-    }
-    Ok(Args {
-        seconds,
-        tx_first,
-        count_bytes,
-        eal,
-    })
 }
 
 /// One burst of 64-byte frames, like testpmd's `--tx-first`, so ring ports
@@ -100,7 +84,7 @@ fn rx_total(ports: &[EthPort<'_>]) -> Result<u64> {
 }
 
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let eal = Eal::init(&args.eal)?;
     let ids = eal.ports();
     if ids.is_empty() {

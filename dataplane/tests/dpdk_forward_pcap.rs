@@ -8,7 +8,6 @@ mod core_support;
 mod dpdk_util;
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -20,13 +19,6 @@ use dataplane::wire::{EthernetAddress, VlanTag};
 use dataplane::worker::{CoreConfig, ForwardingCore, IdlePolicy, PortSetup};
 use dpdk_util::{read_pcap, write_pcap};
 use fib::ListenerConfig;
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// What forwarding `before` through (dst_mac, src_mac) must give, computed here from
 /// scratch: new MACs, TTL - 1, the header checksum recomputed over the new header.
@@ -43,13 +35,16 @@ fn expected_forward(before: &[u8], l2: usize, dst_mac: [u8; 6], src_mac: [u8; 6]
 
 #[test]
 fn core_forwards_pcap_frames_byte_exact() {
-    let dir = TempDir(std::env::temp_dir().join(format!("fibre-fwd-pcap-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    // Removed however the test ends.
+    let dir = tempfile::Builder::new()
+        .prefix("fibre-fwd-pcap-")
+        .tempdir()
+        .unwrap();
     let (in0, in1, out0, out1) = (
-        dir.0.join("in0.pcap"),
-        dir.0.join("in1.pcap"),
-        dir.0.join("out0.pcap"),
-        dir.0.join("out1.pcap"),
+        dir.path().join("in0.pcap"),
+        dir.path().join("in1.pcap"),
+        dir.path().join("out0.pcap"),
+        dir.path().join("out1.pcap"),
     );
 
     // Port 0 receives: forwardable frames (plain, tagged, various sizes and TTLs)

@@ -5,7 +5,6 @@
 
 mod dpdk_util;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use dataplane::dpdk::{Eal, PortConfig};
@@ -13,20 +12,15 @@ use dataplane::port::Packet;
 use dataplane::port::{Burst, Port};
 use dpdk_util::{eal_args, frame, read_pcap, write_pcap};
 
-/// Removes the test's directory however the test ends.
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn pcap_in_to_pcap_out_bytes_equal() {
-    let dir = TempDir(std::env::temp_dir().join(format!("fibre-pcap-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let rx = dir.0.join("in.pcap");
-    let tx = dir.0.join("out.pcap");
+    // Removed however the test ends.
+    let dir = tempfile::Builder::new()
+        .prefix("fibre-pcap-")
+        .tempdir()
+        .unwrap();
+    let rx = dir.path().join("in.pcap");
+    let tx = dir.path().join("out.pcap");
     let frames: Vec<Vec<u8>> = (0..300u32)
         .map(|i| frame(i, 60 + (i as usize * 13) % 1450))
         .collect();

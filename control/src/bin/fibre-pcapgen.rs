@@ -7,11 +7,13 @@ use clap::Parser;
 use dataplane::wire::ethernet::{EtherType, EthernetAddress, Repr as EthernetRepr};
 use dataplane::wire::ipv4::{Protocol, Repr as Ipv4Repr};
 use fib::routefile::parse_line;
+use pcap_file::pcap::{PcapPacket, PcapWriter};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(about = "Write a pcap of 64-byte IPv4 frames to random destinations of a route table")]
@@ -49,18 +51,10 @@ fn main() -> Result<()> {
         args.routes.display()
     );
     let mut rng = SmallRng::seed_from_u64(0xF1B4E);
-    let mut out = Vec::with_capacity(24 + args.frames * 76);
-    // pcap global header: magic, v2.4, no zone, no sigfigs, snaplen, Ethernet.
-    for w in [
-        &0xa1b2_c3d4u32.to_le_bytes()[..],
-        &2u16.to_le_bytes(),
-        &4u16.to_le_bytes(),
-        &[0; 8],
-        &65535u32.to_le_bytes(),
-        &1u32.to_le_bytes(),
-    ] {
-        out.extend_from_slice(w);
-    }
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    // Classic pcap: microsecond timestamps (all zero here), Ethernet.
+    let mut out = PcapWriter::new(std::io::BufWriter::new(file))?;
     let eth = EthernetRepr {
         src_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x10]),
         dst_addr: args.dst_mac,
@@ -76,13 +70,11 @@ fn main() -> Result<()> {
         let hl = eth.emit(&mut frame)?;
         ip.emit(&mut frame[hl..])?;
         frame[hl + 20..hl + 28].copy_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 26, 0, 0]);
-        out.extend_from_slice(&[0u8; 8]);
-        out.extend_from_slice(&60u32.to_le_bytes());
-        out.extend_from_slice(&60u32.to_le_bytes());
-        out.extend_from_slice(&frame);
+        out.write_packet(&PcapPacket::new(Duration::ZERO, 60, &frame))
+            .with_context(|| format!("writing {}", args.out.display()))?;
     }
-    std::fs::File::create(&args.out)?
-        .write_all(&out)
+    out.into_writer()
+        .flush()
         .with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "fibre-pcapgen: {} frames to destinations in {} routes -> {}",

@@ -173,6 +173,8 @@ pub fn parse_ping(text: &str) -> PingResult {
 /// A running lab. Drop removes everything it made.
 pub struct Lab {
     pub dir: PathBuf,
+    /// Removes `dir` when the lab is dropped, after `Drop` has stopped everything in it.
+    _tmp: tempfile::TempDir,
     /// DPDK's runtime directory for fibred's EAL file prefix.
     eal_dir: PathBuf,
     pub links: Vec<Link>,
@@ -193,12 +195,15 @@ impl Lab {
         let pid = std::process::id();
         let k = N.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{pid}{k}");
-        let dir = std::env::temp_dir().join(format!("fibre-netns-{pid}-{k}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("fibre-netns-{pid}-{k}-"))
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_owned();
         let links = links(&tag);
         let mut lab = Lab {
             dir: dir.clone(),
+            _tmp: tmp,
             eal_dir: PathBuf::from(format!("/var/run/dpdk/fibre-netns-{pid}-{k}")),
             namespaces: ["a", "b", "c"]
                 .iter()
@@ -568,7 +573,6 @@ impl Drop for Lab {
         if std::thread::panicking() {
             eprintln!("---- fibred's log ----\n{}", self.log());
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(&self.eal_dir);
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
+use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 use std::path::Path;
 
 /// EAL arguments for a test: no hugepages, no PCI, a file prefix unique to
@@ -206,54 +207,31 @@ pub fn testpmd_accumulated(output: &str, key: &str) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// Classic libpcap, microsecond timestamps, Ethernet.
-/// Classic libpcap format, microsecond timestamps, Ethernet link type.
+/// A classic pcap (microsecond timestamps, Ethernet) of `frames`, one a second.
 pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic
-    out.extend_from_slice(&2u16.to_le_bytes()); // version major
-    out.extend_from_slice(&4u16.to_le_bytes()); // version minor
-    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = PcapWriter::new(file).unwrap();
     for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(i as u32).to_le_bytes()); // ts sec
-        out.extend_from_slice(&0u32.to_le_bytes()); // ts usec
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes()); // incl_len
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes()); // orig_len
-        out.extend_from_slice(f);
+        let ts = std::time::Duration::from_secs(i as u64);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
+            .unwrap();
     }
-    std::fs::write(path, out).unwrap();
+    std::io::Write::flush(&mut w.into_writer()).unwrap();
 }
 
-/// Packets of a pcap file (either byte order; micro- or nanosecond magic).
+/// The packets of a pcap file, each checked to be whole (not cut at the snaplen).
 pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    assert!(d.len() >= 24, "pcap header missing");
-    let magic = u32::from_le_bytes(d[0..4].try_into().unwrap());
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        m => panic!("not a pcap file: magic {m:#x}"),
-    };
-    let u32_at = |o: usize| {
-        let b: [u8; 4] = d[o..o + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
+    let file = std::fs::File::open(path).unwrap();
+    let mut r = PcapReader::new(std::io::BufReader::new(file)).expect("a pcap file");
     let mut pkts = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let incl = u32_at(off + 8) as usize;
-        let orig = u32_at(off + 12) as usize;
-        assert_eq!(incl, orig, "packet truncated in pcap");
-        pkts.push(d[off + 16..off + 16 + incl].to_vec());
-        off += 16 + incl;
+    while let Some(p) = r.next_packet() {
+        let p = p.expect("a whole pcap record");
+        assert_eq!(
+            p.data.len(),
+            p.orig_len as usize,
+            "packet truncated in pcap"
+        );
+        pkts.push(p.data.into_owned());
     }
-    assert_eq!(off, d.len(), "trailing bytes in pcap");
     pkts
 }

@@ -17,6 +17,7 @@
 //! time until it is in sync is printed as a `core_add` line.
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use fib::Ipv4Prefix;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -77,28 +78,47 @@ impl Client {
     }
 }
 
+#[derive(Parser)]
+#[command(name = "fibre-bench", about = "Helpers for scripts/bench-forward")]
+enum Cli {
+    /// The benches' 1M synthetic table as a route file.
+    Synth { out: String },
+    /// fibred's counters as `key<TAB>value` lines.
+    Counters { socket: String },
+    /// Waits (at most SECONDS) until every core is in step with the daemon's seq.
+    WaitSync { socket: String, seconds: u64 },
+    /// Route churn against a running fibred, timing how long until every core is in step.
+    Churn {
+        socket: String,
+        table: String,
+        #[command(flatten)]
+        args: ChurnArgs,
+    },
+}
+
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("synth") if args.len() == 2 => synth(&args[1]),
-        Some("churn") if args.len() >= 3 => churn(&args[1], &args[2], &args[3..]),
-        Some("counters") if args.len() == 2 => counters(&args[1]),
-        Some("wait-sync") if args.len() == 3 => {
-            let mut c = Client::connect(&args[1])?;
+    match Cli::parse() {
+        Cli::Synth { out } => synth(&out),
+        Cli::Counters { socket } => counters(&socket),
+        Cli::WaitSync { socket, seconds } => {
+            let mut c = Client::connect(&socket)?;
             let seq = fib_status(&mut c)?["seq"].as_u64().unwrap_or(0);
             let t = Instant::now();
-            wait_in_step(&mut c, seq, Duration::from_secs(args[2].parse()?))?;
+            wait_in_step(&mut c, seq, Duration::from_secs(seconds))?;
             eprintln!(
                 "fibre-bench: every core in step at seq {seq} after {:?}",
                 t.elapsed()
             );
             Ok(())
         }
-        _ => bail!(
-            "usage: fibre-bench synth OUT | counters SOCKET | wait-sync SOCKET SECONDS | \
-             churn SOCKET TABLE [--bursts N] [--size N] [--short N] [--short-len L] \
-             [--interval-ms MS] [--via GW]... [--core-add-after K] [--core-cpu C] [--seed S]"
-        ),
+        Cli::Churn {
+            socket,
+            table,
+            args,
+        } => {
+            args.check()?;
+            churn(&socket, &table, args)
+        }
     }
 }
 
@@ -144,53 +164,51 @@ fn counters(socket: &str) -> Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 struct ChurnArgs {
+    /// Bursts to send.
+    #[arg(long, value_name = "N", default_value_t = 10)]
     bursts: usize,
+    /// Route changes per burst, the short prefixes included.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
     size: usize,
+    /// Short prefixes added in one burst and deleted in the next.
+    #[arg(long, value_name = "N", default_value_t = 10)]
     short: usize,
+    /// Length of the short prefixes.
+    #[arg(long, value_name = "L", default_value_t = 8)]
     short_len: u8,
+    /// Time from the start of one burst to the next.
+    #[arg(long = "interval-ms", value_name = "MS", default_value = "1000", value_parser = millis)]
     interval: Duration,
+    /// Gateways to move routes between (at least two).
+    #[arg(long = "via", value_name = "GW")]
     vias: Vec<Ipv4Addr>,
+    /// Add a core (`core_add`) after burst K and time its replay.
+    #[arg(long, value_name = "K")]
     core_add_after: Option<usize>,
+    /// CPU for that core.
+    #[arg(long, value_name = "C")]
     core_cpu: Option<usize>,
+    /// Seed of the shuffles.
+    #[arg(long, value_name = "S", default_value_t = 0xC4A2)]
     seed: u64,
 }
 
-fn parse_churn(rest: &[String]) -> Result<ChurnArgs> {
-    let mut a = ChurnArgs {
-        bursts: 10,
-        size: 1000,
-        short: 10,
-        short_len: 8,
-        interval: Duration::from_millis(1000),
-        vias: Vec::new(),
-        core_add_after: None,
-        core_cpu: None,
-        seed: 0xC4A2,
-    };
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        let v = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--bursts" => a.bursts = v.parse()?,
-            "--size" => a.size = v.parse()?,
-            "--short" => a.short = v.parse()?,
-            "--short-len" => a.short_len = v.parse()?,
-            "--interval-ms" => a.interval = Duration::from_millis(v.parse()?),
-            "--via" => a.vias.push(v.parse()?),
-            "--core-add-after" => a.core_add_after = Some(v.parse()?),
-            "--core-cpu" => a.core_cpu = Some(v.parse()?),
-            "--seed" => a.seed = v.parse()?,
-            _ => bail!("unknown option {flag}"),
+fn millis(s: &str) -> Result<Duration, std::num::ParseIntError> {
+    s.parse().map(Duration::from_millis)
+}
+
+impl ChurnArgs {
+    fn check(&self) -> Result<()> {
+        if self.vias.len() < 2 {
+            bail!("churn needs two --via gateways to move routes between");
         }
+        if self.short > self.size {
+            bail!("--short must not exceed --size");
+        }
+        Ok(())
     }
-    if a.vias.len() < 2 {
-        bail!("churn needs two --via gateways to move routes between");
-    }
-    if a.short > a.size {
-        bail!("--short must not exceed --size");
-    }
-    Ok(a)
 }
 
 fn fib_status(c: &mut Client) -> Result<Value> {
@@ -245,8 +263,7 @@ fn wait_in_step(c: &mut Client, seq: u64, timeout: Duration) -> Result<(u64, usi
     }
 }
 
-fn churn(socket: &str, table: &str, rest: &[String]) -> Result<()> {
-    let a = parse_churn(rest)?;
+fn churn(socket: &str, table: &str, a: ChurnArgs) -> Result<()> {
     let text = std::fs::read_to_string(table).with_context(|| format!("reading {table}"))?;
     let mut prefixes = Vec::new();
     for line in text.lines() {
