@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(about = "Write a pcap of 64-byte IPv4 frames to random destinations of a route table")]
 struct Args {
-    /// Route file (RouteViews `prefix/len<TAB>asn` or `prefix via GW` lines).
+    /// RouteViews route file (`prefix/len<TAB>asn` lines).
     routes: PathBuf,
     /// Output pcap.
     out: PathBuf,

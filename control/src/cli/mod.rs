@@ -23,6 +23,7 @@ pub mod nexthop;
 pub mod render;
 pub mod reply;
 pub mod route;
+pub mod route_file;
 pub mod route_load;
 pub mod session;
 pub mod source;

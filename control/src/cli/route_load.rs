@@ -2,6 +2,7 @@
 //! batches with several in flight, so the daemon always has the next one to apply.
 
 use super::failure::{daemon, usage, Failure};
+use super::route_file::{self, RouteLine};
 use super::session::Session;
 use super::words::parse_table;
 use super::ClientError;
@@ -11,7 +12,6 @@ use crate::proto::{
 };
 use anyhow::Context as _;
 use clap::Args;
-use fib::routefile::{self, RouteLine};
 use fib::Protocol;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -157,39 +157,34 @@ fn read_routes(args: &LoadArgs) -> Result<Vec<BatchRoute>, Failure> {
     let dev: Option<PortRef> = args.dev.as_deref().map(|d| d.parse().expect("infallible"));
     let mut routes: Vec<BatchRoute> = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let parsed = routefile::parse_line(line).map_err(|e| {
+        let parsed = route_file::parse_line(line).map_err(|e| {
             usage(format!(
                 "route load: {}:{}: {e}",
                 args.file.display(),
                 i + 1
             ))
         })?;
-        let Some(RouteLine { prefix, target }) = parsed else {
-            continue;
-        };
-        let target = match target {
-            routefile::RouteTarget::OriginAs(asn) => {
-                if let Some(gateway) = args.via {
-                    RouteTarget::Via {
-                        gateway,
-                        port: dev.clone(),
-                    }
-                } else if !args.nexthops.is_empty() {
-                    RouteTarget::Nexthop(args.nexthops[asn as usize % args.nexthops.len()])
-                } else {
-                    return Err(usage(format!(
-                        "route load: {}:{}: a RouteViews line (prefix<TAB>AS) needs --nexthop ID or --via GW to say where its routes go",
-                        args.file.display(),
-                        i + 1
-                    )));
-                }
+        let (prefix, asn) = match parsed {
+            None => continue,
+            Some(RouteLine::Route(route)) => {
+                routes.push(route);
+                continue;
             }
-            routefile::RouteTarget::Via { gateway, port } => RouteTarget::Via {
+            Some(RouteLine::OriginAs { prefix, asn }) => (prefix, asn),
+        };
+        let target = if let Some(gateway) = args.via {
+            RouteTarget::Via {
                 gateway,
-                port: port.map(PortRef::Index),
-            },
-            routefile::RouteTarget::Dev(p) => RouteTarget::Dev(PortRef::Index(p)),
-            routefile::RouteTarget::Blackhole => RouteTarget::Blackhole,
+                port: dev.clone(),
+            }
+        } else if !args.nexthops.is_empty() {
+            RouteTarget::Nexthop(args.nexthops[asn as usize % args.nexthops.len()])
+        } else {
+            return Err(usage(format!(
+                "route load: {}:{}: a RouteViews line (prefix<TAB>AS) needs --nexthop ID or --via GW to say where its routes go",
+                args.file.display(),
+                i + 1
+            )));
         };
         routes.push(BatchRoute { prefix, target });
     }
