@@ -627,6 +627,48 @@ fn refused_routes_in_a_batch_exit_1_with_reasons() {
     assert!(stderr(&o).contains("2 of 2 routes were refused"));
 }
 
+#[test]
+fn route_file_lines_become_their_targets() {
+    let d = FakeDaemon::start();
+    let file = d.dir.0.join("routes.txt");
+    std::fs::write(
+        &file,
+        "# both forms in one file\n1.0.0.0/24\t13335\n1.0.4.0/22 56204\n\
+         10.0.0.0/8 via 192.0.2.77\n10.1.0.0/16 via 192.0.2.78 dev 0\n\
+         10.2.0.0/16 dev 1\n192.168.0.0/16 blackhole\n",
+    )
+    .unwrap();
+    let o = d.run(&[
+        "route",
+        "load",
+        file.to_str().unwrap(),
+        "--nexthop",
+        "2",
+        "--nexthop",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fib = d.finish();
+    let nexthop_at = |a: [u8; 4]| {
+        let (_, route) = fib
+            .lookup(TableId::MAIN, Ipv4Addr::from(a))
+            .unwrap()
+            .unwrap();
+        fib.nexthop(route.nexthop).unwrap().0
+    };
+    let gateway = |i: u8| Nexthop::Gateway {
+        port: 0,
+        gateway: Ipv4Addr::new(192, 0, 2, i),
+    };
+    // RouteViews lines: AS mod 2 picks --nexthop 2 (192.0.2.12) or 3 (192.0.2.13).
+    assert_eq!(nexthop_at([1, 0, 0, 1]), gateway(13)); // 13335 is odd
+    assert_eq!(nexthop_at([1, 0, 5, 1]), gateway(12)); // 56204 is even
+    assert_eq!(nexthop_at([10, 9, 0, 1]), gateway(77));
+    assert_eq!(nexthop_at([10, 1, 0, 1]), gateway(78));
+    assert_eq!(nexthop_at([10, 2, 0, 1]), Nexthop::Connected { port: 0 });
+    assert_eq!(nexthop_at([192, 168, 1, 1]), Nexthop::Blackhole);
+}
+
 /// The real RouteViews table through fibrectl, the socket and a FIB applying each
 /// batch in one turn (no forwarding cores). Runs when FIBRE_DATA is set (`make test`).
 #[test]
