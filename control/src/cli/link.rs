@@ -6,6 +6,9 @@ use super::session::Session;
 use crate::proto::{LinkInfo, PortFilter, PortRef, Request};
 use clap::Subcommand;
 
+// The variants' doc comments are clap's help text, iproute2-style: `[PORT]` is
+// an optional argument there, not a link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Subcommand)]
 pub enum LinkCmd {
     /// [PORT]

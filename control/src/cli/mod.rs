@@ -2,9 +2,9 @@
 //! (also used by tests), and one module per feature holding its subcommands, how
 //! they become a request, and how that feature's replies are shown.
 //!
-//! The binary (`bin/fibrectl.rs`) only parses the top level, connects and
-//! dispatches here. A command line is turned into a request before connecting, so
-//! a wrong one sends nothing.
+//! The binary (`bin/fibrectl.rs`) only parses the top level and dispatches to a
+//! feature's `run`. A command line is turned into a request before connecting, so
+//! a wrong one sends nothing. `route load` reads its files with [`route_file`].
 //!
 //! Shared pieces: [`words`] (iproute2-style keyword arguments), [`failure`] (what
 //! went wrong, and so the exit code), [`render`] (the one table layout every
