@@ -1,6 +1,6 @@
 //! Route tables: the real RouteViews table, and deterministic synthetic ones.
 
-use fib::routefile::{parse_line, RouteLine, RouteTarget};
+use fib::routefile::{parse_line, RouteLine};
 use fib::{Ipv4Prefix, NexthopId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -52,14 +52,10 @@ pub fn parse_routeviews(
         };
         match parse_line(line).map_err(|e| err(e.to_string()))? {
             None => {}
-            Some(RouteLine {
-                prefix,
-                target: RouteTarget::OriginAs(asn),
-            }) => routes.push(RouteEntry {
+            Some(RouteLine { prefix, asn }) => routes.push(RouteEntry {
                 prefix,
                 nexthop: NexthopId(asn % nexthops),
             }),
-            Some(_) => return Err(err("expected prefix/len<TAB>asn".into())),
         }
     }
     Ok(routes)

@@ -36,6 +36,11 @@ struct FakeDaemon {
 
 impl FakeDaemon {
     fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// `listeners`: `fib status` answers with canned listeners instead of the real FIB's none.
+    fn start_with(listeners: bool) -> Self {
         let dir = temp_dir("fake");
         let sock = dir.path().join("fibred.sock");
         let server = Server::bind(&sock).unwrap();
@@ -54,7 +59,11 @@ impl FakeDaemon {
             }
             while !flag.load(Ordering::Acquire) {
                 server.serve(|_, req| {
-                    let r = answer(&mut fib, &req);
+                    let r = if listeners && matches!(req, Request::FibStatus) {
+                        Ok(canned_fib_status())
+                    } else {
+                        answer(&mut fib, &req)
+                    };
                     // Keep batches out of the log (a 600k-route load would be copied).
                     if !matches!(req, Request::RouteLoad(_)) {
                         log.lock().unwrap().push(req);
@@ -162,7 +171,7 @@ fn answer(fib: &mut Fib, req: &Request) -> Response {
                 seq: fib.seq(),
             }))
         }
-        Request::RouteShow(_) => Ok(Reply::Routes(RouteList {
+        Request::RouteShow(filter) => Ok(Reply::Routes(RouteList {
             routes: vec![
                 RouteInfo {
                     table: 254,
@@ -183,7 +192,8 @@ fn answer(fib: &mut Fib, req: &Request) -> Response {
                     installed: false,
                 },
             ],
-            total: 2,
+            // With a limit, pretend there were more.
+            total: if filter.limit.is_some() { 5 } else { 2 },
         })),
         Request::FibStatus => Ok(Reply::FibStatus(FibStatus::from_fib(fib))),
         Request::NexthopDel(NexthopDel { id }) => {
@@ -192,8 +202,50 @@ fn answer(fib: &mut Fib, req: &Request) -> Response {
                 routes: 3,
             }))
         }
-        _ => Ok(Reply::Done),
+        other => Ok(canned(other).unwrap_or(Reply::Done)),
     }
+}
+
+fn canned_fib_status() -> Reply {
+    let json = r#"{"fib_status":{"seq":24,"tables":2,"prefixes":11,"nexthops":9,"nexthop_ids_pending":1,"groups":1,"watermark":24,"committed_seq":24,"committed_at_ns":1000000,"listeners":[{"id":0,"name":"core 0","state":"live","applied_seq":24,"applied_at_ns":1250000,"lag":0,"in_sync":true,"replay_progress":null,"ring_len":4096,"backlog":0,"resyncs":1,"gaps":0,"failure":null},{"id":1,"name":"core 1","state":"replaying","applied_seq":24,"applied_at_ns":1100000,"lag":0,"in_sync":false,"replay_progress":[300,11],"ring_len":4096,"backlog":3,"resyncs":0,"gaps":2,"failure":null},{"id":2,"name":"core 2","state":"failed","applied_seq":3,"lag":21,"in_sync":false,"replay_progress":null,"ring_len":4096,"backlog":0,"resyncs":5,"gaps":5,"failure":"too many resyncs"}]}}"#;
+    serde_json::from_str(json).expect("a canned fib status")
+}
+
+/// Replies with something in every column, so the golden test sees each renderer
+/// at work (JSON as fibred sends it; see `wire/v1.golden`).
+fn canned(req: &Request) -> Option<Reply> {
+    static STATS_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let json = match req {
+        Request::RouteGet(g) if g.addr == Ipv4Addr::new(10, 9, 9, 9) => {
+            r#"{"route_lookup":{"addr":"10.9.9.9","table":7,"core":null,"prefix":null,"nexthop":null,"seq":24}}"#.to_owned()
+        }
+        Request::RouteGet(g) if g.core.is_some() => {
+            r#"{"route_lookup":{"addr":"10.1.2.3","table":254,"core":1,"prefix":"10.0.0.0/8","nexthop":{"id":8,"kind":"gateway","gateway":"198.51.100.7","port":"p1","mac":"02:00:00:00:00:07","refs":1},"seq":24}}"#.to_owned()
+        }
+        Request::RouteGet(_) => {
+            r#"{"route_lookup":{"addr":"10.3.1.1","table":254,"core":null,"prefix":"10.3.0.0/16","nexthop":{"id":28671,"kind":"multipath","refs":1},"seq":24}}"#.to_owned()
+        }
+        Request::RouteReplace(_) => r#"{"route_changed":{"seq":31}}"#.to_owned(),
+        Request::RouteDel(_) => r#"{"route_changed":{"seq":null}}"#.to_owned(),
+        Request::NexthopAdd(_) => r#"{"nexthop_added":{"id":9}}"#.to_owned(),
+        Request::NexthopShow => r#"{"nexthops":[{"id":0,"kind":"connected","port":"p0","refs":1},{"id":1,"kind":"local","refs":3},{"id":3,"kind":"gateway","gateway":"192.0.2.2","port":"p0","mac":"02:00:00:00:00:02","refs":12},{"id":6,"kind":"blackhole","refs":2}]}"#.to_owned(),
+        Request::NeighShow(_) => r#"{"neighbours":[{"addr":"192.0.2.2","port":"p0","mac":"02:00:00:00:00:02","state":"permanent"},{"addr":"198.51.100.7","port":"p1","mac":null,"state":"incomplete"}]}"#.to_owned(),
+        Request::AddrShow(_) => r#"{"addresses":[{"port":"p0","addr":"192.0.2.1/24"},{"port":"p1","addr":"198.51.100.1/24"}]}"#.to_owned(),
+        Request::LinkShow(_) => r#"{"links":[{"index":0,"name":"p0","backend":"dpdk","up":true,"speed_mbps":10000,"mac":"02:00:00:00:f0:00","mtu":1500,"rx_packets":11,"rx_bytes":1100,"rx_dropped":1,"tx_packets":22,"tx_bytes":2200,"tx_dropped":2},{"index":1,"name":"p1","backend":"none","up":false,"speed_mbps":null,"mac":"02:00:00:00:f0:01","mtu":9000,"rx_packets":123456789,"rx_bytes":1100,"rx_dropped":0,"tx_packets":22,"tx_bytes":2200,"tx_dropped":2}]}"#.to_owned(),
+        Request::CoreShow => r#"{"cores":[{"id":0,"name":"fwd0","cpu":2,"state":"forwarding","applied_seq":24,"lag":0,"in_sync":true,"rx_packets":1000,"forwarded":990,"forwarded_pps":14880952,"drops":{"no_route":7,"ttl":3},"punts":{"arp":2}},{"id":1,"name":"fwd1","cpu":null,"state":"replaying","applied_seq":10,"lag":14,"in_sync":false,"rx_packets":0,"forwarded":0,"forwarded_pps":0,"drops":{},"punts":{}}]}"#.to_owned(),
+        Request::CoreAdd(c) => format!(r#"{{"core_added":{{"id":2,"cpu":{}}}}}"#, c.cpu.map_or("null".to_owned(), |c| c.to_string())),
+        Request::SourceShow => r#"{"sources":[{"name":"kernel","protocol":"kernel","connected":true,"routes":20000,"messages":35000,"resyncs":1,"ignored":4,"refused":0,"last_error":null},{"name":"fpm","protocol":"frr","connected":false,"routes":0,"messages":0,"resyncs":0,"ignored":0,"refused":2,"last_error":"connection reset"}]}"#.to_owned(),
+        Request::Stats => {
+            // Each call one second and some packets later, so `stats -w` shows fixed rates.
+            let n = STATS_CALLS.fetch_add(1, Ordering::Relaxed);
+            format!(
+                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
+                5000 + n * 1000, 1000 + n * 500, 990 + n * 490, n, 990 + n * 490, 10 + n * 10, n * 2, 37 + n
+            )
+        }
+        _ => return None,
+    };
+    Some(serde_json::from_str(&json).expect("a canned reply"))
 }
 
 fn fibrectl(sock: &Path, args: &[&str]) -> Output {
@@ -565,6 +617,48 @@ fn refused_routes_in_a_batch_exit_1_with_reasons() {
     assert!(stderr(&o).contains("2 of 2 routes were refused"));
 }
 
+#[test]
+fn route_file_lines_become_their_targets() {
+    let d = FakeDaemon::start();
+    let file = d.dir.path().join("routes.txt");
+    std::fs::write(
+        &file,
+        "# both forms in one file\n1.0.0.0/24\t13335\n1.0.4.0/22 56204\n\
+         10.0.0.0/8 via 192.0.2.77\n10.1.0.0/16 via 192.0.2.78 dev 0\n\
+         10.2.0.0/16 dev 1\n192.168.0.0/16 blackhole\n",
+    )
+    .unwrap();
+    let o = d.run(&[
+        "route",
+        "load",
+        file.to_str().unwrap(),
+        "--nexthop",
+        "2",
+        "--nexthop",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fib = d.finish();
+    let nexthop_at = |a: [u8; 4]| {
+        let (_, route) = fib
+            .lookup(TableId::MAIN, Ipv4Addr::from(a))
+            .unwrap()
+            .unwrap();
+        fib.nexthop(route.nexthop).unwrap().0
+    };
+    let gateway = |i: u8| Nexthop::Gateway {
+        port: 0,
+        gateway: Ipv4Addr::new(192, 0, 2, i),
+    };
+    // RouteViews lines: AS mod 2 picks --nexthop 2 (192.0.2.12) or 3 (192.0.2.13).
+    assert_eq!(nexthop_at([1, 0, 0, 1]), gateway(13)); // 13335 is odd
+    assert_eq!(nexthop_at([1, 0, 5, 1]), gateway(12)); // 56204 is even
+    assert_eq!(nexthop_at([10, 9, 0, 1]), gateway(77));
+    assert_eq!(nexthop_at([10, 1, 0, 1]), gateway(78));
+    assert_eq!(nexthop_at([10, 2, 0, 1]), Nexthop::Connected { port: 0 });
+    assert_eq!(nexthop_at([192, 168, 1, 1]), Nexthop::Blackhole);
+}
+
 /// The real RouteViews table through fibrectl, the socket and a FIB applying each
 /// batch in one turn (no forwarding cores). Runs when FIBRE_DATA is set (`make test`).
 #[test]
@@ -601,4 +695,310 @@ fn routeviews_load_rate() {
     );
     let fib = d.finish();
     assert_eq!(fib.stats().prefixes as u64, routes);
+}
+
+/// Every command line below, run as a process: its exit code, stdout and stderr,
+/// byte for byte as recorded in `fibrectl/golden.txt` (first from fibrectl as one
+/// file, before it was split into `control::cli`). Set FIBRECTL_GOLDEN=record to
+/// rewrite the file after an intended change, and read its diff.
+#[test]
+fn output_matches_the_golden_file() {
+    let d = FakeDaemon::start_with(true);
+    let dir = d.dir.path().to_str().unwrap().to_owned();
+    let file = |name: &str, text: &str| {
+        std::fs::write(d.dir.path().join(name), text).unwrap();
+        format!("{dir}/{name}")
+    };
+    let rv = file(
+        "rv.txt",
+        "; pyasn header\n# comment\n\n1.0.0.0/24\t13335\n1.0.4.0/22\t56203\n1.0.8.0/21 4\n",
+    );
+    let mixed = file(
+        "mixed.txt",
+        "1.0.0.0/24\t13335\n10.0.0.0/8 via 192.0.2.1\n10.1.0.0/16 via 192.0.2.2 dev 0\n10.2.0.0/16 dev 1\n192.168.0.0/16 blackhole\n",
+    );
+    let refused = file("refused.txt", "1.0.0.0/24\t1\n2.0.0.0/24\t2\n");
+    let bad: Vec<String> = [
+        "10.0.0.1/8\t1",
+        "10.0.0.0/8",
+        "10.0.0.0/8 via",
+        "10.0.0.0/8 via 300.1.1.1",
+        "10.0.0.0/8 dev 70000",
+        "10.0.0.0/8 dev +1",
+        "10.0.0.0/8\t99999999999",
+        "10.0.0.0/8 via 1.1.1.1 dev 1 extra",
+        "10.0.0.0/33 blackhole",
+        "x/8 blackhole",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, line)| {
+        file(
+            &format!("bad{i}.txt"),
+            &format!("1.0.0.0/24 blackhole\n{line}\n"),
+        )
+    })
+    .collect();
+
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    let mut add = |line: &str| {
+        cases.push(
+            line.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    };
+    // Help and version, at every level.
+    for line in [
+        "--help",
+        "-h",
+        "--version",
+        "help",
+        "help route",
+        "route --help",
+        "route add --help",
+        "route replace --help",
+        "route del --help",
+        "route show --help",
+        "route list --help",
+        "route get --help",
+        "route load --help",
+        "nexthop --help",
+        "nexthop add --help",
+        "nexthop del --help",
+        "nexthop show --help",
+        "neigh --help",
+        "neighbour add --help",
+        "neigh del --help",
+        "neigh show --help",
+        "addr --help",
+        "address add --help",
+        "addr del --help",
+        "addr show --help",
+        "link --help",
+        "link show --help",
+        "core --help",
+        "core show --help",
+        "core add --help",
+        "core del --help",
+        "fib --help",
+        "fib status --help",
+        "stats --help",
+        "source --help",
+        "source show --help",
+    ] {
+        add(line);
+    }
+    // Every command, as a table and as JSON.
+    for line in [
+        "route add 10.0.0.0/8 via 192.0.2.1 dev p0 proto kernel metric 7",
+        "route add 10.0.0.0/8 via 192.0.2.1 via 192.0.2.2 dev p1",
+        "route add 10.0.0.0/8 dev p0 table 7",
+        "route add 10.0.0.0/8 blackhole table main",
+        "route add 10.0.0.0/8 nexthop 1 distance 3",
+        "route add 203.0.113.0/24 blackhole",
+        "route replace 10.0.0.0/8 blackhole",
+        "route del 10.0.0.0/8 table 7 proto kernel",
+        "route show",
+        "route list table 7 proto static root 10.0.0.0/8",
+        "route show limit 1",
+        "route get 10.3.1.1",
+        "route get 10.1.2.3 core 1",
+        "route get 10.9.9.9 table 7",
+        "nexthop add via 192.0.2.1 dev p0",
+        "nexthop add dev 1",
+        "nexthop add blackhole",
+        "nexthop del 3",
+        "nexthop show",
+        "nexthop list",
+        "neigh add 192.0.2.9 lladdr 02:00:00:00:00:09 dev p0",
+        "neighbour del 192.0.2.9 dev p0",
+        "neigh show",
+        "neigh show dev p1",
+        "addr add 192.0.2.1/24 dev p0",
+        "address del 192.0.2.1/24 dev 1",
+        "addr show",
+        "addr list dev p0",
+        "link show",
+        "link show p1",
+        "link list 1",
+        "core show",
+        "core add",
+        "core add cpu 3",
+        "core del 1",
+        "fib status",
+        "stats",
+        "stats -w -c 3 -i 0.05",
+        "stats --watch --count 2 --interval 0.05",
+        "source show",
+        "source list",
+    ] {
+        add(line);
+        add(&format!("-j {line}"));
+    }
+    // Route files.
+    for line in [
+        format!("route load {rv} --nexthop 1"),
+        format!("route load {rv} --nexthop 1 --nexthop 2 --batch 2"),
+        format!("route load {rv} --via 192.0.2.1 --dev p0 --window 1 --batch 1"),
+        format!("route load {mixed} --nexthop 3 --table main --proto kernel"),
+        format!("-j route load {mixed} --nexthop 3 --batch 2"),
+        format!("route load {refused} --nexthop 40"),
+        format!("-j route load {refused} --nexthop 40"),
+        format!("route load {rv}"),
+        format!("route load {mixed}"),
+        format!("route load {rv} --nexthop 1 --via 192.0.2.1"),
+        format!("route load {rv} --dev p0"),
+        format!("route load {rv} --nexthop 1 --batch 0"),
+        format!("route load {rv} --nexthop 1 --window 65"),
+        format!("route load {rv} --nexthop 1 --table x"),
+        format!("route load {rv} --nexthop 1 --proto bgp"),
+        format!("route load {rv} --nexthop x"),
+        format!("route load {dir}/absent.txt --nexthop 1"),
+        format!("route load {dir} --nexthop 1"),
+    ] {
+        add(&line);
+    }
+    for b in &bad {
+        add(&format!("route load {b} --nexthop 1"));
+    }
+    // Bad command lines.
+    for line in [
+        "",
+        "frobnicate",
+        "route",
+        "route frob",
+        "route add",
+        "route add 10.1.0.0/8 via 192.0.2.1",
+        "route add 10.0.0.0/33 via 192.0.2.1",
+        "route add 10.0.0.0 via 192.0.2.1",
+        "route add 10.0.0.0/8",
+        "route add 10.0.0.0/8 via",
+        "route add 10.0.0.0/8 via 192.0.2.300",
+        "route add 10.0.0.0/8 via 192.0.2.1 blackhole",
+        "route add 10.0.0.0/8 nexthop 1 blackhole",
+        "route add 10.0.0.0/8 dev p0 blackhole",
+        "route add 10.0.0.0/8 dev p0 nexthop 2",
+        "route add 10.0.0.0/8 via 192.0.2.1 dev p0 dev p1",
+        "route add 10.0.0.0/8 via 192.0.2.1 via 192.0.2.2 dev p1 dev p2",
+        "route add 10.0.0.0/8 blackhole extra",
+        "route add 10.0.0.0/8 blackhole proto bgp",
+        "route add 10.0.0.0/8 blackhole table x",
+        "route add 10.0.0.0/8 blackhole table -1",
+        "route add 10.0.0.0/8 blackhole table 99999999999",
+        "route add 10.0.0.0/8 blackhole metric 300",
+        "route add 10.0.0.0/8 blackhole root 10.0.0.0/8",
+        "route add 10.0.0.0/8 nexthop x",
+        "route replace 10.0.0.0/8",
+        "route del 10.0.0.0/8 via 192.0.2.1",
+        "route del 10.0.0.0/8 table",
+        "route show root 10.0.0.1/8",
+        "route show limit x",
+        "route show via 192.0.2.1",
+        "route get 10.0.0.300",
+        "route get 10.0.0.1 core x",
+        "route get 10.0.0.1 proto static",
+        "nexthop add",
+        "nexthop add nexthop 3",
+        "nexthop add via 192.0.2.1 via 192.0.2.2",
+        "nexthop add via 192.0.2.1 blackhole",
+        "nexthop add table 7 blackhole",
+        "nexthop del x",
+        "nexthop del",
+        "neigh add 192.0.2.9 dev p0",
+        "neigh add 192.0.2.9 lladdr zz dev p0",
+        "neigh add 192.0.2.9 lladdr 02:00:00:00:00:09",
+        "neigh add 192.0.2.x lladdr 02:00:00:00:00:09 dev p0",
+        "neigh del 192.0.2.9",
+        "neigh del 192.0.2.9 lladdr 02:00:00:00:00:09 dev p0",
+        "neigh show via 192.0.2.1",
+        "addr add 192.0.2.1/24",
+        "addr add 192.0.2.1/40 dev p0",
+        "addr add 192.0.2.1 dev p0",
+        "addr del 192.0.2.1/24 via 192.0.2.1",
+        "addr show dev",
+        "link show p0 p1",
+        "core add cpu",
+        "core add cpu x",
+        "core add core 1",
+        "core del",
+        "core del x",
+        "fib",
+        "fib frob",
+        "stats --count 2",
+        "stats --interval 2",
+        "stats -w -i 0.01",
+        "stats -w -i x",
+        "source",
+        "-s",
+        "--json",
+        "-x route show",
+    ] {
+        add(line);
+    }
+    let mut got = String::new();
+    let sock = d.sock.clone();
+    let absent = d.dir.path().join("absent.sock");
+    let mut runs: Vec<(String, Output)> = cases
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (args.join(" "), fibrectl(&sock, &args))
+        })
+        .collect();
+    for args in [&["fib", "status"][..], &["-j", "route", "show"]] {
+        runs.push((
+            format!("(no daemon) {}", args.join(" ")),
+            fibrectl(&absent, args),
+        ));
+    }
+    for (line, o) in &runs {
+        let clean = |b: &[u8]| mask_times(&String::from_utf8_lossy(b).replace(&dir, "$DIR"));
+        got.push_str(&format!(
+            "$ fibrectl {}\nexit {:?}\n--- stdout\n{}--- stderr\n{}\n",
+            line.replace(&dir, "$DIR"),
+            o.status.code(),
+            clean(&o.stdout),
+            clean(&o.stderr)
+        ));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fibrectl/golden.txt");
+    if std::env::var_os("FIBRECTL_GOLDEN").is_some_and(|v| v == "record") {
+        std::fs::write(&path, &got).unwrap();
+        eprintln!(
+            "recorded {} command lines in {}",
+            runs.len(),
+            path.display()
+        );
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    let wanted: Vec<&str> = want.split("\n$ fibrectl ").collect();
+    let gotten: Vec<&str> = got.split("\n$ fibrectl ").collect();
+    for (w, g) in wanted.iter().zip(&gotten) {
+        assert_eq!(g, w, "fibrectl's output changed");
+    }
+    assert_eq!(gotten.len(), wanted.len(), "a different number of cases");
+    eprintln!("{} command lines match {}", runs.len(), path.display());
+}
+
+/// `route load` says how long it took: the only output that varies between runs.
+fn mask_times(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let mut l = l.to_owned();
+            if let (Some(a), Some(b)) = (l.find(" batches in "), l.find(" routes/s)")) {
+                l.replace_range(a + " batches in ".len()..b, "TIME");
+            }
+            for key in ["\"seconds\":", "\"routes_per_second\":"] {
+                if let Some(a) = l.find(key) {
+                    let from = a + key.len();
+                    let to = l[from..].find([',', '}']).map_or(l.len(), |n| from + n);
+                    l.replace_range(from..to, "T");
+                }
+            }
+            l + "\n"
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
-//! `make run` until the daemon lands: the seed's scenario on a real route table.
+//! `fibre-demo`: the replay scenario alone, without fibred, packets or DPDK, on a
+//! real route table (`cargo run --release -p control --bin fibre-demo -- data/routeviews.txt`).
 //!
-//! 1. Loads a route file (the 606k-prefix RouteViews table by default) into the
+//! 1. Loads a route file (the 606k-prefix RouteViews table from `make data`) into the
 //!    sequenced FIB.
 //! 2. Starts forwarding-core listeners, each with its own DIR-24-8 tables on its
 //!    own thread, and shows their replays streaming.
@@ -14,7 +15,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use fib::dir24::ForwardingTables;
-use fib::routefile::{parse_line, RouteTarget};
+use fib::routefile::parse_line;
 use fib::{
     Fib, Ipv4Prefix, ListenerConfig, Nexthop, NexthopId, Protocol, Route, Subscription, TableId,
 };
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 #[derive(Parser)]
 #[command(about = "Replay a real route table to per-core DIR-24-8 listeners under churn")]
 struct Args {
-    /// Route file: RouteViews `prefix/len<TAB>asn` or `prefix via GW [dev N]` lines.
+    /// RouteViews route file: `prefix/len<TAB>asn` lines (the AS picks one of 64 gateways).
     routes: std::path::PathBuf,
     /// Listeners started before the churn (each is a thread with its own tables).
     #[arg(long, default_value_t = 2)]
@@ -164,15 +165,8 @@ fn main() -> Result<()> {
         else {
             continue;
         };
-        let nexthop = match r.target {
-            RouteTarget::OriginAs(asn) => gateways[(asn % 64) as usize],
-            RouteTarget::Via { gateway, port } => fib.nexthop_for(Nexthop::Gateway {
-                port: port.unwrap_or(0),
-                gateway,
-            })?,
-            RouteTarget::Dev(port) => fib.nexthop_for(Nexthop::Connected { port })?,
-            RouteTarget::Blackhole => fib.nexthop_for(Nexthop::Blackhole)?,
-        };
+        // The origin AS picks one of the 64 gateways.
+        let nexthop = gateways[(r.asn % 64) as usize];
         fib.replace_route(
             TableId::MAIN,
             r.prefix,

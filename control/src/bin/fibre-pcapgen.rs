@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(about = "Write a pcap of 64-byte IPv4 frames to random destinations of a route table")]
 struct Args {
-    /// Route file (RouteViews `prefix/len<TAB>asn` or `prefix via GW` lines).
+    /// RouteViews route file (`prefix/len<TAB>asn` lines).
     routes: PathBuf,
     /// Output pcap.
     out: PathBuf,
