@@ -21,7 +21,8 @@
 //!   dispatch table from request to handler, the journal, the loop, start-up, and
 //!   the backends (DPDK, and software ports for in-process tests).
 //! - [`server`]: the control socket's non-blocking server the daemon's loop polls.
-//! - [`cli`]: the blocking client `fibrectl` talks to the daemon with.
+//! - [`cli`]: `fibrectl`'s commands, one module per feature, and the blocking
+//!   client it talks to the daemon with.
 //! - [`config`]: `fibred`'s TOML configuration, validated with line numbers.
 
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -5,7 +5,7 @@
 //! - [`fib`]: the sequenced FIB, the single writer's state, and listener registration,
 //!   replay, resync and nexthop reuse.
 //! - [`listener`]: the listener's side: its ring, seq checks and published progress.
-//! - [`routefile`]: the route file formats (RouteViews, iproute2-like lines).
+//! - [`routefile`]: RouteViews route files (`prefix/len<TAB>origin AS` lines).
 //! - [`reference`](mod@reference): a plain reference listener that tests compare real ones against.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
