@@ -9,13 +9,12 @@
 //! Needs root (network namespaces), as `make test` runs in CI.
 
 use control::config::KernelSourceConfig;
-use control::daemon::{Backend, LinkState, PortMeta, Router};
+use control::daemon::soft::SoftBackend;
+use control::daemon::{PortMeta, Router};
 use control::proto::{AddrSpec, PortRef, Request};
 use control::source::kernel::{spawn_with, KernelCounters, KernelOptions};
-use dataplane::port::soft::SoftPacket;
 use dataplane::wire::ethernet::EthernetAddress;
-use dataplane::worker::{CoreHandle, PortSetup};
-use fib::{Fib, FibConfig, Ipv4Prefix, Nexthop, PortId, Protocol, Subscription, TableId};
+use fib::{Fib, FibConfig, Ipv4Prefix, Nexthop, Protocol, TableId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,34 +28,6 @@ use std::time::{Duration, Instant};
 /// The kernel table mirrored, and the fibre table it goes into.
 const KTABLE: u32 = 100;
 const FTABLE: u32 = 254;
-
-/// Ports without cores: the mirror only needs the FIB and the interface subnets.
-struct NoCores;
-
-impl Backend for NoCores {
-    type Packet = SoftPacket;
-    fn kind(&self) -> &'static str {
-        "none"
-    }
-    fn link(&self, _: PortId) -> LinkState {
-        LinkState::default()
-    }
-    fn alloc(&mut self) -> Option<SoftPacket> {
-        None
-    }
-    fn start_core(
-        &mut self,
-        _: u32,
-        _: Option<usize>,
-        _: Vec<PortSetup>,
-        _: Subscription,
-    ) -> Result<CoreHandle<SoftPacket>, String> {
-        Err("no cores in this test".into())
-    }
-    fn stop_core(&mut self, _: u32) -> Result<(), String> {
-        Ok(())
-    }
-}
 
 /// A network namespace, deleted on drop.
 struct Netns(String);
@@ -207,7 +178,8 @@ enum Want {
 
 /// An in-process Router with two addressed ports, fed by a kernel mirror.
 struct Rig {
-    router: Router<NoCores>,
+    /// No cores are started: the mirror only needs the FIB and the interface subnets.
+    router: Router<SoftBackend>,
     counters: Arc<KernelCounters>,
 }
 
@@ -233,7 +205,7 @@ impl Rig {
         };
         let mut router = Router::new(
             Fib::new(FibConfig::default()),
-            NoCores,
+            SoftBackend::new(2),
             vec![meta("p0", 1), meta("p1", 2)],
             4096,
         );

@@ -7,13 +7,13 @@
 //! `FIBRE_BLESS=1 cargo test -p control --test wire_compat` rewrites the golden
 //! file; do that only for a deliberate, versioned protocol change.
 
-use control::daemon::{Backend, LinkState, PortMeta, Router};
+use control::daemon::{Backend, CoreStart, LinkState, PortMeta, Router};
 use control::interfaces::LinkCounters;
 use control::proto::{decode_request, encode_response};
 use dataplane::port::soft::SoftPacket;
 use dataplane::wire::ethernet::EthernetAddress;
-use dataplane::worker::{CoreHandle, PortSetup};
-use fib::{Fib, FibConfig, PortId, Subscription, TableId};
+use dataplane::worker::CoreHandle;
+use fib::{Fib, FibConfig, PortId, TableId};
 
 /// Ports without cores: every answer here comes from the control plane's state.
 struct NoCores;
@@ -40,13 +40,7 @@ impl Backend for NoCores {
     fn alloc(&mut self) -> Option<SoftPacket> {
         None
     }
-    fn start_core(
-        &mut self,
-        _: u32,
-        _: Option<usize>,
-        _: Vec<PortSetup>,
-        _: Subscription,
-    ) -> Result<CoreHandle<SoftPacket>, String> {
+    fn start_core(&mut self, _: CoreStart) -> Result<CoreHandle<SoftPacket>, String> {
         Err("no cores in this test".into())
     }
     fn stop_core(&mut self, _: u32) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! its replay has ended; a deleted one is stopped and unregistered.
 
 use super::{CoreAdd, CoreAdded, CoreDel, CoreInfo, CoreSlot};
+use crate::daemon::backend::CoreStart;
 use crate::daemon::{Backend, Router};
 use crate::proto::{ErrorKind, ErrorReply, Reply, Response};
 use dataplane::forward::{DropReason, PuntReason};
@@ -35,7 +36,13 @@ pub fn start<B: Backend>(
         .iter()
         .map(|p| PortSetup::new(p.mac).mtu(p.mtu).table(p.table))
         .collect();
-    match r.backend.start_core(id, cpu, setups, sub) {
+    let start = CoreStart {
+        id,
+        cpu,
+        setups,
+        subscription: sub,
+    };
+    match r.backend.start_core(start) {
         Ok(handle) => {
             r.cores.next_id += 1;
             r.cores.slots.insert(

@@ -7,6 +7,17 @@ use dataplane::port::Packet;
 use dataplane::worker::{CoreHandle, PortSetup};
 use fib::{PortId, Subscription};
 
+/// What a backend needs to start a forwarding core.
+pub struct CoreStart {
+    pub id: u32,
+    /// Pin the core's thread to this CPU.
+    pub cpu: Option<usize>,
+    /// Each port as the core sees it (index = `PortId`).
+    pub setups: Vec<PortSetup>,
+    /// The core's FIB listener, registered by the router.
+    pub subscription: Subscription,
+}
+
 /// Ports and cores.
 pub trait Backend {
     type Packet: Packet;
@@ -16,15 +27,8 @@ pub trait Backend {
     fn link(&self, port: PortId) -> LinkState;
     /// A packet buffer to build an injected frame in.
     fn alloc(&mut self) -> Option<Self::Packet>;
-    /// Starts forwarding core `id` (pinned to `cpu` if given) following the FIB
-    /// through `subscription`, with one queue pair on every port.
-    fn start_core(
-        &mut self,
-        id: u32,
-        cpu: Option<usize>,
-        setups: Vec<PortSetup>,
-        subscription: Subscription,
-    ) -> Result<CoreHandle<Self::Packet>, String>;
+    /// Starts a forwarding core with one queue pair on every port.
+    fn start_core(&mut self, core: CoreStart) -> Result<CoreHandle<Self::Packet>, String>;
     /// Stops core `id` and frees its queues.
     fn stop_core(&mut self, id: u32) -> Result<(), String>;
 }

@@ -2,16 +2,16 @@
 //! queue pair per core (plus a spare, so `core add` works at runtime), and
 //! forwarding cores on scoped threads registered with EAL.
 
-use super::backend::Backend;
+use super::backend::{Backend, CoreStart};
 use super::{startup, PortMeta};
 use crate::config::Config;
 use crate::interfaces::{LinkCounters, LinkState};
 use anyhow::{Context, Result};
 use dataplane::dpdk::{Eal, EthPort, Mbuf, PortConfig as DpdkPortConfig, PortQueue};
 use dataplane::wire::ethernet::EthernetAddress;
-use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy, PortSetup, SpareRx};
+use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy, SpareRx};
 use fib::dir24::Dir24Config;
-use fib::{PortId, Subscription, TableId};
+use fib::{PortId, TableId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -175,17 +175,11 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
         self.ports.first()?.mempool().alloc()
     }
 
-    fn start_core(
-        &mut self,
-        id: u32,
-        cpu: Option<usize>,
-        setups: Vec<PortSetup>,
-        subscription: Subscription,
-    ) -> Result<CoreHandle<Mbuf<'env>>, String> {
+    fn start_core(&mut self, core: CoreStart) -> Result<CoreHandle<Mbuf<'env>>, String> {
         // The new core may take the spare queue pair: get it back from the core
         // polling it first, and offer what is left spare afterwards.
         self.reclaim_spares()?;
-        let started = self.start_core_on_free_queue(id, cpu, setups, subscription);
+        let started = self.start_core_on_free_queue(core);
         self.offer_spares();
         started
     }
@@ -265,11 +259,14 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
 
     fn start_core_on_free_queue(
         &mut self,
-        id: u32,
-        cpu: Option<usize>,
-        setups: Vec<PortSetup>,
-        subscription: Subscription,
+        core: CoreStart,
     ) -> Result<CoreHandle<Mbuf<'env>>, String> {
+        let CoreStart {
+            id,
+            cpu,
+            setups,
+            subscription,
+        } = core;
         let used: Vec<u16> = self.running.values().map(|(q, _, _)| *q).collect();
         let queue = (0..self.queues)
             .find(|q| !used.contains(q))

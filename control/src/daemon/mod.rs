@@ -21,7 +21,7 @@ pub mod soft;
 pub mod startup;
 
 pub use crate::interfaces::{LinkState, PortMeta};
-pub use backend::Backend;
+pub use backend::{Backend, CoreStart};
 
 use crate::cores::Cores;
 use crate::interfaces::Interfaces;

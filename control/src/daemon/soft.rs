@@ -7,13 +7,13 @@
 //! it forwarded, as a packet generator on a NIC would. Cores yield when idle: the
 //! test and the control loop share the machine with them.
 
-use super::backend::Backend;
+use super::backend::{Backend, CoreStart};
 use crate::interfaces::LinkState;
 use dataplane::port::soft::{SoftPacket, SoftPool, SoftPort};
 use dataplane::port::Port;
-use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy, PortSetup};
+use dataplane::worker::{CoreConfig, CoreHandle, ForwardingCore, IdlePolicy};
 use fib::dir24::Dir24Config;
-use fib::{PortId, Subscription};
+use fib::PortId;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -115,13 +115,13 @@ impl Backend for SoftBackend {
         self.pool.alloc()
     }
 
-    fn start_core(
-        &mut self,
-        id: u32,
-        cpu: Option<usize>,
-        setups: Vec<PortSetup>,
-        subscription: Subscription,
-    ) -> Result<CoreHandle<SoftPacket>, String> {
+    fn start_core(&mut self, core: CoreStart) -> Result<CoreHandle<SoftPacket>, String> {
+        let CoreStart {
+            id,
+            cpu,
+            setups,
+            subscription,
+        } = core;
         if setups.len() != self.ports {
             return Err(format!(
                 "{} port setups for {} ports",
