@@ -265,6 +265,20 @@ fn icmp_of(frame: &[u8]) -> (Ipv4Addr, Ipv4Addr, Vec<u8>) {
     (repr.src_addr, repr.dst_addr, ip.payload().to_vec())
 }
 
+/// `route show` of the routes inside `p`.
+fn routes_under(r: &mut SoftRouter, p: &str) -> RouteList {
+    match ok(
+        r,
+        Request::RouteShow(RouteFilter {
+            prefix: Some(prefix(p)),
+            ..RouteFilter::default()
+        }),
+    ) {
+        Reply::Routes(list) => list,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A router forwarding 10.0.0.0/8 to a static neighbour on p1, with core 0.
 fn forwarding_router() -> SoftRouter {
     let mut r = router();
@@ -410,15 +424,7 @@ fn a_resolved_host_on_a_connected_subnet_gets_a_host_route() {
     assert_eq!(asked.len(), 1, "an ARP request for the host");
     send(&mut r, 0, 1, &[arp_reply(host, mac)]);
     assert_eq!(recv(&mut r, 0, 1, 1), vec![forwarded(&first, mac)]);
-    let Reply::Routes(list) = ok(
-        &mut r,
-        Request::RouteShow(RouteFilter {
-            prefix: Some(prefix("198.51.100.9/32")),
-            ..RouteFilter::default()
-        }),
-    ) else {
-        panic!();
-    };
+    let list = routes_under(&mut r, "198.51.100.9/32");
     assert_eq!(list.routes.len(), 1);
     assert_eq!(list.routes[0].protocol, Protocol::Connected);
     assert_eq!(list.routes[0].via, "via 198.51.100.9 dev p1");
@@ -431,15 +437,7 @@ fn a_resolved_host_on_a_connected_subnet_gets_a_host_route() {
             mac: None,
         }),
     );
-    let Reply::Routes(list) = ok(
-        &mut r,
-        Request::RouteShow(RouteFilter {
-            prefix: Some(prefix("198.51.100.9/32")),
-            ..RouteFilter::default()
-        }),
-    ) else {
-        panic!();
-    };
+    let list = routes_under(&mut r, "198.51.100.9/32");
     assert!(list.routes.is_empty());
 }
 

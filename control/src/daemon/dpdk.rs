@@ -261,12 +261,7 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
         &mut self,
         core: CoreStart,
     ) -> Result<CoreHandle<Mbuf<'env>>, String> {
-        let CoreStart {
-            id,
-            cpu,
-            setups,
-            subscription,
-        } = core;
+        let id = core.id;
         let used: Vec<u16> = self.running.values().map(|(q, _, _)| *q).collect();
         let queue = (0..self.queues)
             .find(|q| !used.contains(q))
@@ -282,16 +277,16 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
             .map(|p| p.queue(queue))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let mut config = CoreConfig::new(format!("core{id}"), setups)
+        let mut config = CoreConfig::new(format!("core{id}"), core.setups)
             .fib_budget(self.fib_budget)
             .dir24(self.dir24)
             .idle(self.idle)
             .count_port_bytes(self.count_bytes);
-        if let Some(c) = cpu {
+        if let Some(c) = core.cpu {
             config = config.cpu(c);
         }
         let (mut core, handle) =
-            ForwardingCore::new(config, handles, subscription).map_err(|e| e.to_string())?;
+            ForwardingCore::new(config, handles, core.subscription).map_err(|e| e.to_string())?;
         self.spares.insert(id, core.spare_rx());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();

@@ -116,12 +116,7 @@ impl Backend for SoftBackend {
     }
 
     fn start_core(&mut self, core: CoreStart) -> Result<CoreHandle<SoftPacket>, String> {
-        let CoreStart {
-            id,
-            cpu,
-            setups,
-            subscription,
-        } = core;
+        let (id, setups) = (core.id, core.setups);
         if setups.len() != self.ports {
             return Err(format!(
                 "{} port setups for {} ports",
@@ -139,11 +134,11 @@ impl Backend for SoftBackend {
             .dir24(self.dir24)
             .idle(IdlePolicy::Yield)
             .count_port_bytes(true);
-        if let Some(c) = cpu {
+        if let Some(c) = core.cpu {
             config = config.cpu(c);
         }
         let (mut core, handle) =
-            ForwardingCore::new(config, ends, subscription).map_err(|e| e.to_string())?;
+            ForwardingCore::new(config, ends, core.subscription).map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
