@@ -9,7 +9,7 @@ const EXAMPLE: &str = include_str!("../examples/fibred.toml");
 
 #[test]
 fn the_example_parses() {
-    let cfg = Config::parse(EXAMPLE, "fibred.toml").unwrap();
+    let cfg = Config::parse_for(EXAMPLE, "fibred.toml", &[0, 1]).unwrap();
     assert_eq!(cfg.ports.len(), 3);
     assert_eq!(cfg.ports[0].name, "p0");
     assert_eq!(cfg.ports[0].device, "net_memif0");
@@ -62,7 +62,9 @@ const PORTS: &str = "[[port]]\nname = \"p0\"\ndpdk = \"net_null0\"\naddr = \"192
 
 /// Parses `text` and checks the error's line, column and message.
 fn refused(text: &str, line: usize, column: usize, want: &str) {
-    let e = Config::parse(text, "t.toml").expect_err(text);
+    // A machine with 64 CPUs online, whatever this one has.
+    let online: Vec<usize> = (0..64).collect();
+    let e = Config::parse_for(text, "t.toml", &online).expect_err(text);
     assert!(
         e.message.contains(want),
         "{text:?}\n  wanted {want:?}\n  got {e}"
@@ -280,4 +282,27 @@ fn semantic_errors_name_the_line() {
 fn unreadable_file_says_so() {
     let e = Config::load(std::path::Path::new("/nonexistent/fibred.toml")).unwrap_err();
     assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn cpus_must_be_online_and_tbl8_groups_in_range() {
+    let e = Config::parse_for("[cores]\ncpus = [0, 3]\n", "t.toml", &[0, 1, 2, 5, 6, 7])
+        .expect_err("CPU 3 is offline");
+    assert_eq!((e.line, e.column), (2, 12));
+    assert!(
+        e.message
+            .contains("CPU 3 is not online on this machine (online: 0-2,5-7)"),
+        "{e}"
+    );
+    assert!(Config::parse_for("[cores]\ncpus = [0, 5]\n", "t.toml", &[0, 1, 2, 5]).is_ok());
+    refused(
+        "[fib]\nmax_tbl8_groups = 100000\n",
+        2,
+        19,
+        "fib.max_tbl8_groups = 100000: the DIR-24-8 layout addresses at most",
+    );
+    assert_eq!(parse_cpu_list("0-3,6"), Some(vec![0, 1, 2, 3, 6]));
+    assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+    assert_eq!(parse_cpu_list("3-1"), None);
+    assert_eq!(parse_cpu_list("x"), None);
 }

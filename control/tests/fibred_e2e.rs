@@ -497,3 +497,66 @@ fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes
     assert_eq!(d.json(&["core", "show"]).as_array().unwrap().len(), 1);
     assert_eq!(d.stop(), 0);
 }
+
+#[test]
+fn a_single_queue_device_runs_one_core_and_core_add_says_why() {
+    let tmp = Daemon::dir("onequeue");
+    let dir = tmp.path();
+    let pcap = dir.join("gen.pcap");
+    write_pcap(&pcap);
+    let p = pcap.display();
+    // One rx_pcap and one tx_pcap: net_pcap has a single queue pair. Two cores are
+    // configured; fibred starts with the one the device allows.
+    let ports = format!(
+        r#", "--vdev=net_pcap0,rx_pcap={p},tx_pcap=/dev/null,infinite_rx=1", "--vdev=net_null1,no-rx=1""#
+    );
+    let cfg = config(dir, "e2e-onequeue", &ports, 2);
+    let d = Daemon::start(dir, &cfg);
+    d.ok(&["route", "add", "10.0.0.0/8", "via", "198.51.100.2"]);
+    d.converge();
+    let cores = d.json(&["core", "show"]);
+    assert_eq!(cores.as_array().unwrap().len(), 1, "{cores}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while core_stats(&d, 0)["forwarded"].as_u64().unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "core 0 forwards on the one queue"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = d.ctl(&["core", "add"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no free queue pair") && err.contains("net_pcap0"),
+        "core add names the limiting device: {err}"
+    );
+    assert!(d.log().contains("core not started"), "{}", d.log());
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn an_invalid_configuration_exits_2_naming_file_line_and_column() {
+    let tmp = Daemon::dir("badconfig");
+    let dir = tmp.path();
+    for (text, place) in [
+        (
+            "[fib]\nmax_tbl8_groups = 100000\n",
+            ":2:19: fib.max_tbl8_groups",
+        ),
+        (
+            "[cores]\ncpus = [100000]\n",
+            ":2:9: CPU 100000 is not online",
+        ),
+    ] {
+        let path = dir.join("fibred.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(FIBRED).arg("-c").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains(&format!("fibred.toml{place}")),
+            "{text}: {err}"
+        );
+    }
+}

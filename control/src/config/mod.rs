@@ -174,8 +174,15 @@ impl Config {
         Self::parse(&text, &file)
     }
 
-    /// Validates a configuration's text; `file` names it in errors.
+    /// Validates a configuration's text for this machine (`[cores] cpus` must be
+    /// online CPUs); `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        Self::parse_for(text, file, &online_cpus())
+    }
+
+    /// Validates a configuration's text for a machine whose online CPUs are
+    /// `online`.
+    pub fn parse_for(text: &str, file: &str, online: &[usize]) -> Result<Config, ConfigError> {
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             ConfigError {
@@ -187,8 +194,37 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        validate::Validator { text, file }.validate(raw)
+        validate::Validator { text, file, online }.validate(raw)
     }
+}
+
+/// The CPUs online on this machine (`/sys/devices/system/cpu/online`, a list
+/// like `0-3,6`); if that cannot be read, `0..available_parallelism`.
+pub fn online_cpus() -> Vec<usize> {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| parse_cpu_list(s.trim()))
+        .unwrap_or_else(|| {
+            (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+        })
+}
+
+/// A kernel CPU list (`0-3,6`), or `None` if it is not one.
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
 }
 
 /// 1-based line and column of a byte offset.

@@ -126,7 +126,7 @@ pub(super) struct RawCores {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFib {
     pub(super) max_nexthops: Option<u32>,
-    pub(super) max_tbl8_groups: Option<u32>,
+    pub(super) max_tbl8_groups: Option<Spanned<u32>>,
     pub(super) max_resyncs_in_a_row: Option<u32>,
     pub(super) ring_size: Option<Spanned<usize>>,
 }

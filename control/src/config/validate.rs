@@ -13,6 +13,8 @@ use toml::Spanned;
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
     pub(super) file: &'a str,
+    /// The machine's online CPUs, which `[cores] cpus` must be among.
+    pub(super) online: &'a [usize],
 }
 
 const MTU_RANGE: std::ops::RangeInclusive<u16> = 68..=9216;
@@ -131,6 +133,18 @@ impl Validator<'_> {
             neighbours.push(NeighbourConfig { addr, mac, port });
         }
 
+        if let Some(g) = &raw.fib.max_tbl8_groups {
+            if *g.get_ref() > fib::dir24::MAX_TBL8_GROUPS {
+                return Err(self.err(
+                    g.span(),
+                    format!(
+                        "fib.max_tbl8_groups = {}: the DIR-24-8 layout addresses at most {}",
+                        g.get_ref(),
+                        fib::dir24::MAX_TBL8_GROUPS
+                    ),
+                ));
+            }
+        }
         if let Some(r) = &raw.fib.ring_size {
             if !r.get_ref().is_power_of_two() || *r.get_ref() < 64 {
                 return Err(self.err(
@@ -201,7 +215,7 @@ impl Validator<'_> {
             cores,
             fib: FibLimits {
                 max_nexthops: raw.fib.max_nexthops,
-                max_tbl8_groups: raw.fib.max_tbl8_groups,
+                max_tbl8_groups: raw.fib.max_tbl8_groups.map(Spanned::into_inner),
                 max_resyncs_in_a_row: raw.fib.max_resyncs_in_a_row,
                 ring_size: raw.fib.ring_size.map(Spanned::into_inner),
             },
@@ -346,6 +360,16 @@ impl Validator<'_> {
                 }
                 let mut out: Vec<usize> = Vec::new();
                 for c in cpus {
+                    if !self.online.contains(c.get_ref()) {
+                        return Err(self.err(
+                            c.span(),
+                            format!(
+                                "CPU {} is not online on this machine (online: {})",
+                                c.get_ref(),
+                                cpu_list(self.online)
+                            ),
+                        ));
+                    }
                     if out.contains(c.get_ref()) {
                         return Err(
                             self.err(c.span(), format!("CPU {} is listed twice", c.get_ref()))
@@ -513,4 +537,26 @@ fn gateway_on(gateway: Ipv4Addr, port: u16) -> RouteTarget {
         gateway,
         port: Some(PortRef::Index(port)),
     }
+}
+
+/// `0-3,6` for the CPUs in `cpus`.
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut sorted = cpus.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
+            i += 1;
+        }
+        out.push(if sorted[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", sorted[i])
+        });
+        i += 1;
+    }
+    out.join(",")
 }

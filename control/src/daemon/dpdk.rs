@@ -23,10 +23,11 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<()> {
     let (args, names) = eal_args(cfg);
     let eal = Eal::init(&args).context("starting DPDK (EAL)")?;
     let cores = startup::core_cpus(cfg).len();
-    // One queue pair per core, and one spare so `core add` works at runtime.
-    let queues = cores as u16 + 1;
-    let (ports, metas) = start_ports(&eal, cfg, &names, queues)?;
-    let (_, dir24) = startup::fib_configs(cfg)?;
+    // One queue pair per core, and one spare so `core add` works at runtime; a
+    // device with fewer gets what it has, and cores are limited to that.
+    let (ports, metas) = start_ports(&eal, cfg, &names, cores as u16 + 1)?;
+    let queues = ports.iter().map(queue_pairs).min().unwrap_or(0);
+    let (_, dir24) = startup::fib_configs(cfg);
     let ports_ref: &[EthPort] = &ports;
     let eal_ref = &eal;
     std::thread::scope(|scope| -> Result<()> {
@@ -54,7 +55,14 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// Starts every configured port with `queues` queue pairs and its own mempool.
+/// The queue pairs a started port has.
+fn queue_pairs(p: &EthPort) -> u16 {
+    let (rx, tx) = p.queues();
+    rx.min(tx)
+}
+
+/// Starts every configured port with `queues` queue pairs (or as many as its
+/// device has, if fewer) and its own mempool.
 fn start_ports<'eal>(
     eal: &'eal Eal,
     cfg: &Config,
@@ -67,6 +75,18 @@ fn start_ports<'eal>(
         let id = eal
             .port_by_name(name)
             .with_context(|| format!("port {}: device {name}", p.name))?;
+        let (max_rx, max_tx) = eal
+            .max_queues(id)
+            .with_context(|| format!("port {}: device {name}", p.name))?;
+        let queues = queues.min(max_rx).min(max_tx).max(1);
+        if queues <= startup::core_cpus(cfg).len() as u16 {
+            tracing::warn!(
+                port = %p.name,
+                device = %name,
+                queue_pairs = queues,
+                "the device has {queues} queue pair(s): at most {queues} core(s), none added at runtime"
+            );
+        }
         let descs = cfg.cores.rx_ring + cfg.cores.tx_ring;
         let pool = eal
             .mempool(
@@ -232,11 +252,12 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
         };
         let used: Vec<u16> = self.running.values().map(|(q, _, _)| *q).collect();
         let mut offered = 0;
-        for q in (0..self.queues).filter(|q| !used.contains(q)) {
-            for (port, p) in self.ports.iter().enumerate() {
-                if !p.spreads_flows() {
-                    continue;
-                }
+        // Per port: a device may have more queues than the fewest of any port.
+        for (port, p) in self.ports.iter().enumerate() {
+            if !p.spreads_flows() {
+                continue;
+            }
+            for q in (0..queue_pairs(p)).filter(|q| !used.contains(q)) {
                 match p.queue(q) {
                     Ok(handle) => {
                         if spare.offer(port as u16, handle).is_ok() {
@@ -266,8 +287,16 @@ impl<'scope, 'env: 'scope, 'eal: 'env> DpdkBackend<'scope, 'env, 'eal> {
         let queue = (0..self.queues)
             .find(|q| !used.contains(q))
             .ok_or_else(|| {
+                // Name the port that limits the cores: each needs a pair on every port.
+                let limit = self
+                    .ports
+                    .iter()
+                    .min_by_key(|p| queue_pairs(p))
+                    .map(|p| format!(" (device {}, driver {})", p.name(), p.driver()))
+                    .unwrap_or_default();
                 format!(
-                    "all {} queue pairs of the ports are in use: no room for another core",
+                    "no free queue pair: every core needs one on every port, and the \
+                     ports have {} usable pair(s){limit}, all in use",
                     self.queues
                 )
             })?;

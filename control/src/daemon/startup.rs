@@ -9,7 +9,7 @@ use crate::config::{Config, CoreSet};
 use crate::interfaces::PortRef;
 use crate::proto::{AddrSpec, NeighSpec, Request, RouteSpec};
 use crate::server::Server;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use fib::dir24::Dir24Config;
 use fib::{Fib, FibConfig, Protocol};
 use std::path::Path;
@@ -48,8 +48,9 @@ pub fn config_requests(cfg: &Config) -> Vec<Request> {
     out
 }
 
-/// The FIB's and the cores' DIR-24-8 tables' limits from `[fib]`.
-pub fn fib_configs(cfg: &Config) -> Result<(FibConfig, Dir24Config)> {
+/// The FIB's and the cores' DIR-24-8 tables' limits from `[fib]` (validated with
+/// the file).
+pub fn fib_configs(cfg: &Config) -> (FibConfig, Dir24Config) {
     let mut fib_cfg = FibConfig::default();
     if let Some(n) = cfg.fib.max_nexthops {
         fib_cfg.max_nexthops = n.min(fib_cfg.max_nexthops);
@@ -59,15 +60,9 @@ pub fn fib_configs(cfg: &Config) -> Result<(FibConfig, Dir24Config)> {
     }
     let mut dir24 = Dir24Config::default();
     if let Some(g) = cfg.fib.max_tbl8_groups {
-        if g > fib::dir24::MAX_TBL8_GROUPS {
-            bail!(
-                "fib.max_tbl8_groups = {g}: the DIR-24-8 layout addresses at most {}",
-                fib::dir24::MAX_TBL8_GROUPS
-            );
-        }
         dir24.tbl8_groups_max = g;
     }
-    Ok((fib_cfg, dir24))
+    (fib_cfg, dir24)
 }
 
 /// The CPU of each configured core (`None`: placed by the daemon).
@@ -84,7 +79,7 @@ pub fn configured_router<B: Backend>(
     backend: B,
     ports: Vec<PortMeta>,
 ) -> Result<Router<B>> {
-    let (fib_cfg, _) = fib_configs(cfg)?;
+    let (fib_cfg, _) = fib_configs(cfg);
     let ring = cfg.fib.ring_size.unwrap_or(DEFAULT_LISTENER_RING);
     let mut router = Router::new(Fib::new(fib_cfg), backend, ports, ring);
     for r in config_requests(cfg) {
@@ -129,10 +124,14 @@ pub fn run<B: Backend>(
         Some(path) => Some(restore(&mut router, path)?),
         None => None,
     };
-    for cpu in core_cpus(cfg) {
-        router
-            .add_core(cpu)
-            .map_err(|e| anyhow::anyhow!("starting a core: {}", e.message))?;
+    // A device with fewer queue pairs than configured cores limits them: run
+    // what it allows rather than refuse to start (the first core must start).
+    for (i, cpu) in core_cpus(cfg).into_iter().enumerate() {
+        match router.add_core(cpu) {
+            Ok(_) => {}
+            Err(e) if i == 0 => anyhow::bail!("starting a core: {}", e.message),
+            Err(e) => tracing::error!(error = %e.message, ?cpu, "core not started"),
+        }
     }
     // Route sources start once the cores are listening, so their first dump
     // already flows to the cores as live changes.

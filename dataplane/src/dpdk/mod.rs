@@ -196,6 +196,13 @@ impl Eal {
         EthPort::start(self, port, pool, cfg)
     }
 
+    /// How many (RX, TX) queues device `port` supports (`rte_eth_dev_info`), to
+    /// ask no more of it than it has (net_pcap and many virtio and VF setups have
+    /// one pair).
+    pub fn max_queues(&self, port: PortId) -> Result<(u16, u16)> {
+        port::max_queues(port)
+    }
+
     /// The calling thread's lcore id (`u32::MAX` outside EAL threads).
     pub fn lcore_id(&self) -> u32 {
         // SAFETY: reads a thread-local; no preconditions.

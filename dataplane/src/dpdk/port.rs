@@ -118,6 +118,24 @@ fn device_name(port: PortId) -> String {
         .into_owned()
 }
 
+/// The device's (RX, TX) queue limits.
+pub(super) fn max_queues(id: PortId) -> Result<(u16, u16)> {
+    // SAFETY: rte_eth_dev_info is plain data; all-zero is a valid value.
+    let mut info: sys::rte_eth_dev_info = unsafe { core::mem::zeroed() };
+    // SAFETY: valid out pointer; the port id is checked by DPDK.
+    let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
+    if ret < 0 {
+        return Err(DpdkError::Port {
+            port: id,
+            device: device_name(id),
+            op: "rte_eth_dev_info_get",
+            errno: -ret,
+            msg: strerror(ret),
+        });
+    }
+    Ok((info.max_rx_queues, info.max_tx_queues))
+}
+
 impl<'eal> EthPort<'eal> {
     /// Configures port `id` with `cfg`, receiving into `pool`, and starts it.
     ///
