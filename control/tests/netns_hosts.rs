@@ -251,7 +251,12 @@ fn bounded_tcp_transfers_go_through_fibre() {
     assert!(client.get("error").is_none(), "iperf3: {}", client["error"]);
     let sent = client["end"]["sum_sent"]["bytes"].as_u64().unwrap();
     let received = client["end"]["sum_received"]["bytes"].as_u64().unwrap();
-    assert_eq!(sent, 20 << 20, "the bounded transfer sent 20 MiB");
+    // iperf3 -n counts whole writes of its 128 KiB block: under load the last
+    // one can go past the bound (seen on CI: 20 MiB + 128 KiB).
+    assert!(
+        (20 << 20..=(20 << 20) + (128 << 10)).contains(&sent),
+        "the bounded transfer sent 20 MiB (and at most one block more): {sent}"
+    );
     assert!(received > 0, "B received: {}", client["end"]);
     assert!(
         lab.wait(srv, Duration::from_secs(10)).success(),

@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// Held by the tests that time polls or push many bytes, so they do not run at
+/// once: on a 2-CPU machine each would slow the other's polls.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A temp directory for one test, removed on drop.
 fn temp_dir(tag: &str) -> TempDir {
     tempfile::Builder::new()
@@ -314,6 +318,7 @@ fn garbage_overlong_and_half_messages() {
 
 #[test]
 fn poll_returns_quickly_under_a_flood() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("flood");
     let mut server = Server::bind(sock(&dir)).unwrap();
     // A client floods requests as fast as it can; the caller's poll stays short
@@ -382,4 +387,121 @@ fn replies_to_gone_clients_are_discarded() {
     assert_eq!(server.stats().active, 0);
     server.reply(inc.client, inc.id, &Ok(Reply::Done));
     assert!(server.stats().replies_discarded >= 1);
+}
+
+/// A reply of `lines` rows of 100 bytes, produced as the client reads.
+struct BigReply {
+    id: u64,
+    left: usize,
+    started: bool,
+}
+
+impl control::server::ReplyStream for BigReply {
+    fn fill(&mut self, out: &mut Vec<u8>, budget: usize) -> bool {
+        if !self.started {
+            self.started = true;
+            out.extend_from_slice(
+                format!(r#"{{"v":1,"id":{},"ok":"done","pad":""#, self.id).as_bytes(),
+            );
+        }
+        let start = out.len();
+        while self.left > 0 && out.len() - start < budget {
+            out.extend_from_slice(&[b'x'; 100]);
+            self.left -= 1;
+        }
+        if self.left > 0 {
+            return false;
+        }
+        out.extend_from_slice(b"\"}\n");
+        true
+    }
+}
+
+#[test]
+fn streamed_replies_hold_no_memory_for_clients_that_never_read() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("stream");
+    let mut server = Server::bind(sock(&dir)).unwrap();
+    // Ten clients ask for a 10 MB reply each and never read it.
+    let mut dumpers: Vec<UnixStream> = (0..10)
+        .map(|_| UnixStream::connect(sock(&dir)).unwrap())
+        .collect();
+    for (i, d) in dumpers.iter_mut().enumerate() {
+        let mut line = Vec::new();
+        encode_request(
+            i as u64,
+            &Request::RouteShow(RouteFilter::default()),
+            &mut line,
+        );
+        d.write_all(&line).unwrap();
+    }
+    let mut reader = UnixStream::connect(sock(&dir)).unwrap();
+    let mut incoming = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while incoming.len() < 10 {
+        assert!(Instant::now() < deadline, "requests not read");
+        server.poll(&mut incoming);
+    }
+    for inc in incoming.drain(..) {
+        let big = BigReply {
+            id: inc.id,
+            left: 100_000,
+            started: false,
+        };
+        server.reply_stream(inc.client, Box::new(big));
+    }
+    // A well-behaved client is answered while they sit there; no poll produces
+    // more than its stream budget.
+    let mut line = Vec::new();
+    encode_request(7, &Request::Hello, &mut line);
+    reader.write_all(&line).unwrap();
+    let mut answered = false;
+    for _ in 0..200 {
+        let t = Instant::now();
+        server.poll(&mut incoming);
+        for inc in incoming.drain(..) {
+            server.reply(inc.client, inc.id, &Ok(Reply::Done));
+            answered = true;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a poll took {:?}",
+            t.elapsed()
+        );
+        if answered {
+            break;
+        }
+    }
+    assert!(answered, "hello answered");
+    let mut got = BufReader::new(reader);
+    assert_eq!(raw_line(&mut got), "{\"v\":1,\"id\":7,\"ok\":\"done\"}\n");
+    // What was produced for the dumpers is what their sockets hold, not 100 MB.
+    for _ in 0..50 {
+        server.poll(&mut incoming);
+    }
+    let st = server.stats();
+    assert_eq!(st.active, 11);
+    // One dumper reads its reply whole: the stream continues as it drains.
+    let mut whole = Vec::new();
+    let d = dumpers.pop().unwrap();
+    d.set_nonblocking(true).unwrap();
+    let mut d = d;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = vec![0u8; 1 << 20];
+    while !whole.ends_with(b"\n") {
+        assert!(
+            Instant::now() < deadline,
+            "the streamed reply did not complete"
+        );
+        server.poll(&mut incoming);
+        match d.read(&mut buf) {
+            Ok(n) => whole.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        whole.len(),
+        10_000_000 + r#"{"v":1,"id":9,"ok":"done","pad":""#.len() + 3
+    );
 }

@@ -34,6 +34,13 @@ use dataplane::worker::CoreHandle;
 use fib::Fib;
 use std::time::Instant;
 
+/// How the router answers a control-socket request.
+pub enum Answer {
+    Now(Response),
+    /// Produced as the client reads (see `server::ReplyStream`).
+    Stream(Box<dyn crate::server::ReplyStream>),
+}
+
 /// The daemon's state: the FIB, the backend, and each feature's own state.
 pub struct Router<B: Backend> {
     pub(crate) fib: Fib,
@@ -48,6 +55,8 @@ pub struct Router<B: Backend> {
     pub(crate) started: Instant,
     /// Requests that changed state, for the journal; the daemon drains them.
     journal_out: Vec<Request>,
+    /// Every route at one FIB generation, shared by `route show` replies.
+    pub(crate) route_rows: Option<std::sync::Arc<crate::routes::stream::RouteRows>>,
     /// The FIB seq after the last piece of work that committed changes, and when
     /// that work ended (`fib::listener::monotonic_ns`), for `fib status`.
     pub(crate) last_commit: (u64, u64),
@@ -68,6 +77,7 @@ impl<B: Backend> Router<B> {
             counters: RouterCounters::default(),
             started: Instant::now(),
             journal_out: Vec::new(),
+            route_rows: None,
             last_commit: (0, 0),
         }
     }
@@ -83,6 +93,27 @@ impl<B: Backend> Router<B> {
             self.journal_out.push(copy);
         }
         response
+    }
+
+    /// Answers request `id` for the control socket: like [`Self::handle`], but a
+    /// reply that can be big (`route show`) comes back as a stream the server
+    /// encodes as the client reads it.
+    pub fn answer(&mut self, id: u64, request: Request) -> Answer {
+        match request {
+            Request::RouteShow(filter) => {
+                self.counters.requests += 1;
+                let rows = crate::routes::stream::rows(self);
+                Answer::Stream(Box::new(crate::routes::stream::RouteShowStream::new(
+                    id, rows, filter,
+                )))
+            }
+            other => Answer::Now(self.handle(other)),
+        }
+    }
+
+    /// Counts a turn of the control loop that took `took` (its work, not its sleep).
+    pub fn note_turn(&mut self, took: std::time::Duration) {
+        self.counters.turns.record(took);
     }
 
     /// One turn of the control loop's own work: FIB delivery, punted frames (at

@@ -2,7 +2,7 @@
 //! socket's requests, round after round, never blocking on a core or a client.
 
 use super::journal::JournalWriter;
-use super::{Backend, Router};
+use super::{Answer, Backend, Router};
 use crate::server::Server;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ pub fn serve<B: Backend>(
     let mut idle_since: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
+        let turn_start = now;
         let mut busy = router.turn(now, PUNTS_PER_ROUND);
         busy |= router.poll_sources(SOURCE_REQUESTS_PER_ROUND);
         incoming.clear();
@@ -31,12 +32,15 @@ pub fn serve<B: Backend>(
         router.set_clients(stats.active as u64, stats.dropped());
         busy |= !incoming.is_empty();
         for inc in incoming.drain(..) {
-            let response = router.handle(inc.request);
-            server.reply(inc.client, inc.id, &response);
+            match router.answer(inc.id, inc.request) {
+                Answer::Now(response) => server.reply(inc.client, inc.id, &response),
+                Answer::Stream(stream) => server.reply_stream(inc.client, stream),
+            }
         }
         if let Some(j) = journal {
             j.append(router.take_journal());
         }
+        router.note_turn(turn_start.elapsed());
         if busy {
             idle_since = None;
         } else {

@@ -2,11 +2,11 @@
 //! core N`, a core's own table).
 
 use super::{
-    targets, BatchApplied, BatchError, RouteBatch, RouteChanged, RouteDel, RouteFilter, RouteGet,
-    RouteInfo, RouteList, RouteLookup, RouteSpec, RouteTarget, MAX_BATCH_ERRORS,
+    stream, targets, BatchApplied, BatchError, RouteBatch, RouteChanged, RouteDel, RouteFilter,
+    RouteGet, RouteLookup, RouteSpec, RouteTarget, MAX_BATCH_ERRORS,
 };
 use crate::daemon::{Backend, Router};
-use crate::nexthops::handler::{info, via_text};
+use crate::nexthops::handler::info;
 use crate::proto::{ErrorKind, ErrorReply, Reply, Response};
 use fib::{FibError, NexthopId, Route, TableId};
 use std::time::{Duration, Instant};
@@ -96,40 +96,10 @@ pub fn load<B: Backend>(r: &mut Router<B>, batch: RouteBatch, now: Instant) -> R
     }))
 }
 
-pub fn show<B: Backend>(r: &Router<B>, filter: RouteFilter) -> Response {
-    let mut routes = Vec::new();
-    for table in r.fib.table_ids() {
-        if filter.table.is_some_and(|t| t != table.0) {
-            continue;
-        }
-        let Ok(iter) = r.fib.routes(table) else {
-            continue;
-        };
-        for (prefix, entry) in iter {
-            for (i, route) in entry.routes().enumerate() {
-                if filter.matches(table.0, &prefix, route.protocol) {
-                    routes.push(RouteInfo {
-                        table: table.0,
-                        prefix,
-                        protocol: route.protocol,
-                        distance: route.distance,
-                        nexthop: route.nexthop.0,
-                        via: String::new(),
-                        installed: i == 0,
-                    });
-                }
-            }
-        }
-    }
-    routes.sort_by_key(|r| (r.table, r.prefix.addr(), r.prefix.len(), !r.installed));
-    let total = routes.len();
-    if let Some(limit) = filter.limit {
-        routes.truncate(limit);
-    }
-    for route in &mut routes {
-        route.via = via_text(r, NexthopId(route.nexthop));
-    }
-    Ok(Reply::Routes(RouteList { routes, total }))
+/// `route show`, from the rows shared with streamed replies (`super::stream`).
+pub fn show<B: Backend>(r: &mut Router<B>, filter: RouteFilter) -> Response {
+    let rows = stream::rows(r);
+    Ok(Reply::Routes(stream::list(&rows, &filter)))
 }
 
 /// `route get ADDR [core N]`: the FIB's answer, or the core's own table's.

@@ -4,6 +4,7 @@
 //! for this feature and for `nexthop add`.
 
 pub mod handler;
+pub mod stream;
 pub mod targets;
 
 use crate::interfaces::PortRef;

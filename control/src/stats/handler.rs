@@ -42,6 +42,7 @@ pub fn stats<B: Backend>(r: &Router<B>) -> Response {
             clients_dropped: r.counters.clients_dropped,
             punts_handled: r.counters.punts_handled,
             arp_requests_sent: r.counters.arp_requests_sent,
+            turn_us: r.counters.turns.buckets(),
         },
     }))
 }

@@ -129,6 +129,54 @@ pub struct ControlCounters {
     pub clients_dropped: u64,
     pub punts_handled: u64,
     pub arp_requests_sent: u64,
+    /// How long the control loop's turns took (work only, not its idle sleeps):
+    /// `[le_us, turns]` per bucket, a turn counted in the first bucket whose bound
+    /// it does not exceed (the last bound is `u64::MAX`). Absent before the loop's
+    /// first turn (an in-process router has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turn_us: Vec<[u64; 2]>,
+}
+
+/// Upper bounds (µs) of the turn-duration buckets.
+pub const TURN_BUCKETS_US: [u64; 12] = [
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    1_000_000,
+    u64::MAX,
+];
+
+/// Turn durations, bucketed ([`TURN_BUCKETS_US`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TurnHistogram {
+    counts: [u64; TURN_BUCKETS_US.len()],
+}
+
+impl TurnHistogram {
+    pub fn record(&mut self, turn: std::time::Duration) {
+        let us = u64::try_from(turn.as_micros()).unwrap_or(u64::MAX);
+        let i = TURN_BUCKETS_US.partition_point(|&le| le < us);
+        self.counts[i.min(TURN_BUCKETS_US.len() - 1)] += 1;
+    }
+
+    /// The buckets, none if no turn was counted.
+    pub fn buckets(&self) -> Vec<[u64; 2]> {
+        if self.counts.iter().all(|&n| n == 0) {
+            return Vec::new();
+        }
+        TURN_BUCKETS_US
+            .iter()
+            .zip(self.counts)
+            .map(|(&le, n)| [le, n])
+            .collect()
+    }
 }
 
 /// `stats`: every counter with the time it was read, so a client computes rates from
@@ -154,4 +202,6 @@ pub struct RouterCounters {
     /// too long a line, garbage, too slow to read), as the server last reported.
     pub clients: u64,
     pub clients_dropped: u64,
+    /// The control loop's turns, by duration.
+    pub turns: TurnHistogram,
 }

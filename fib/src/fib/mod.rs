@@ -138,6 +138,9 @@ pub struct Fib {
     listeners: Vec<ListenerSlot>,
     next_listener: u32,
     snapshot_cache: Option<Arc<Snapshot>>,
+    /// Bumped by every change to a route, installed or not (a seq numbers only
+    /// what listeners see), for readers that cache what they render.
+    generation: u64,
 }
 
 impl Default for Fib {
@@ -167,12 +170,19 @@ impl Fib {
             listeners: Vec::new(),
             next_listener: 0,
             snapshot_cache: None,
+            generation: 0,
         }
     }
 
     /// The seq of the last committed change (0 before the first).
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// A number that changes whenever any route does, installed or not: a cache
+    /// of `routes()` is valid while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn config(&self) -> &FibConfig {
@@ -215,6 +225,7 @@ impl Fib {
             });
         }
         self.tables.remove(&table);
+        self.generation += 1;
         Ok(())
     }
 

@@ -101,6 +101,7 @@ impl Fib {
             removed = entry.alternates.remove(i);
             None
         };
+        self.generation += 1;
         // The route event first: a group it released goes after the last route
         // that used it.
         let seq = kind.map(|k| self.emit(k));
@@ -130,6 +131,7 @@ impl Fib {
     }
 
     fn upsert(&mut self, table: TableId, prefix: Ipv4Prefix, route: Route) -> Option<u64> {
+        self.generation += 1;
         self.hold(route.nexthop);
         let t = self.tables.get_mut(&table).expect("checked");
         let Some(entry) = t.get_mut(&prefix) else {

@@ -9,13 +9,22 @@
 //!   `too_long` error and the client is disconnected (its buffer never grows past it);
 //! - responses it does not read are queued up to [`ServerConfig::max_write_queue`]
 //!   bytes; past that, or after [`ServerConfig::write_stall_timeout`] without any
-//!   progress, it is disconnected rather than waited for;
+//!   progress, it is disconnected rather than waited for. Big answers are
+//!   [`ReplyStream`]s, produced only as the client reads ([`Server::reply_stream`]),
+//!   at most [`ServerConfig::stream_bytes_per_poll`] per poll over all clients; and
+//!   all clients together hold at most [`ServerConfig::max_queued_total`] bytes of
+//!   encoded replies (past it, a reply is replaced by a `limit` error);
 //! - garbage (not JSON, a wrong version) is answered with an error, then the
 //!   connection is closed; EOF and errors such as ECONNRESET drop it.
 //!
 //! Every drop is counted in [`ServerStats`].
 
+mod output;
+
+pub use output::ReplyStream;
+
 use crate::proto::{decode_request, encode_response, ErrorKind, ErrorReply, Request, Response};
+use output::Output;
 use std::io::{self, ErrorKind as IoErrorKind, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -48,6 +57,12 @@ pub struct ServerConfig {
     pub requests_per_poll: usize,
     /// Permission bits of the socket file.
     pub mode: u32,
+    /// Encoded reply bytes queued over all clients; a reply past it is replaced by
+    /// a `limit` error.
+    pub max_queued_total: usize,
+    /// Bytes of streamed replies produced per poll, over all clients: what bounds
+    /// the loop's turn when many clients dump big tables.
+    pub stream_bytes_per_poll: usize,
 }
 
 impl Default for ServerConfig {
@@ -56,11 +71,13 @@ impl Default for ServerConfig {
             max_line: 16 << 20,
             max_write_queue: 256 << 20,
             write_stall_timeout: Duration::from_secs(10),
-            max_clients: 64,
+            max_clients: 256,
             accepts_per_poll: 8,
             read_budget: 1 << 20,
             requests_per_poll: 64,
             mode: 0o660,
+            max_queued_total: 512 << 20,
+            stream_bytes_per_poll: 1 << 20,
         }
     }
 }
@@ -99,6 +116,8 @@ pub struct ServerStats {
     pub bad_requests: u64,
     /// Replies to clients that were gone.
     pub replies_discarded: u64,
+    /// Replies replaced by a `limit` error because clients held too many unread.
+    pub replies_refused: u64,
 }
 
 impl ServerStats {
@@ -123,9 +142,8 @@ struct Client {
     inbuf: Vec<u8>,
     /// How far `inbuf` has been searched for a newline.
     scanned: usize,
-    /// Encoded responses; the first one written from `out_pos`.
-    outbuf: Vec<u8>,
-    out_pos: usize,
+    /// Replies not yet written, in order.
+    out: Output,
     /// When the queue last made progress (or became non-empty).
     last_progress: Instant,
     /// Answer what is queued, then close: read nothing more.
@@ -150,7 +168,7 @@ enum DropReason {
 
 impl Client {
     fn queued(&self) -> usize {
-        self.outbuf.len() - self.out_pos
+        self.out.queued()
     }
 }
 
@@ -164,6 +182,8 @@ pub struct Server {
     stats: ServerStats,
     /// Scratch for encoding one response.
     scratch: Vec<u8>,
+    /// Polls so far (where the next one starts its round of clients).
+    polls: u64,
 }
 
 impl Server {
@@ -218,6 +238,7 @@ impl Server {
             next_id: 0,
             stats: ServerStats::default(),
             scratch: Vec::new(),
+            polls: 0,
         })
     }
 
@@ -238,9 +259,20 @@ impl Server {
     pub fn poll(&mut self, out: &mut Vec<Incoming>) {
         self.accept();
         let now = Instant::now();
-        for i in 0..self.clients.len() {
+        let mut budget = self.cfg.stream_bytes_per_poll;
+        // Start at a different client each poll, so a spent stream budget does not
+        // always starve the same ones.
+        let n = self.clients.len();
+        let first = if n == 0 {
+            0
+        } else {
+            (self.polls % n as u64) as usize
+        };
+        self.polls += 1;
+        for k in 0..n {
+            let i = (first + k) % n;
             self.read_client(i, out);
-            self.flush_client(i, now);
+            self.flush_client(i, now, &mut budget);
         }
         self.reap();
     }
@@ -255,8 +287,9 @@ impl Server {
         }
         // Start writing this round's answers now rather than on the next poll.
         let now = Instant::now();
+        let mut budget = self.cfg.stream_bytes_per_poll;
         for i in 0..self.clients.len() {
-            self.flush_client(i, now);
+            self.flush_client(i, now, &mut budget);
         }
         self.reap();
     }
@@ -272,7 +305,19 @@ impl Server {
         self.clients[i].pending = self.clients[i].pending.saturating_sub(1);
         self.scratch.clear();
         encode_response(Some(id), response, &mut self.scratch);
-        if self.scratch.len() > self.cfg.max_write_queue {
+        let total: usize = self.clients.iter().map(Client::queued).sum();
+        if total + self.scratch.len() > self.cfg.max_queued_total {
+            self.stats.replies_refused += 1;
+            let full: Response = Err(ErrorReply::new(
+                ErrorKind::Limit,
+                format!(
+                    "the daemon holds {total} bytes of replies its clients have not read (limit {}); read your answers, or retry later",
+                    self.cfg.max_queued_total
+                ),
+            ));
+            self.scratch.clear();
+            encode_response(Some(id), &full, &mut self.scratch);
+        } else if self.scratch.len() > self.cfg.max_write_queue {
             let too_big: Response = Err(ErrorReply::new(
                 ErrorKind::Limit,
                 format!(
@@ -285,7 +330,24 @@ impl Server {
             encode_response(Some(id), &too_big, &mut self.scratch);
         }
         self.enqueue(i);
-        self.flush_client(i, Instant::now());
+        let mut budget = 0;
+        self.flush_client(i, Instant::now(), &mut budget);
+    }
+
+    /// Queues a reply produced piecewise as `client` reads it (a big table); its
+    /// bytes are made in later polls, within their stream budget.
+    pub fn reply_stream(&mut self, client: ClientId, stream: Box<dyn ReplyStream>) {
+        let Some(c) = self.clients.iter_mut().find(|c| c.id == client) else {
+            self.stats.replies_discarded += 1;
+            return;
+        };
+        c.pending = c.pending.saturating_sub(1);
+        if c.dead.is_none() {
+            if c.out.is_empty() {
+                c.last_progress = Instant::now();
+            }
+            c.out.push_stream(stream);
+        }
     }
 
     /// Closes every client and removes the socket file.
@@ -303,12 +365,10 @@ impl Server {
             c.dead = Some(DropReason::Slow);
             return;
         }
-        if c.queued() == 0 {
-            c.outbuf.clear();
-            c.out_pos = 0;
+        if c.out.is_empty() {
             c.last_progress = Instant::now();
         }
-        c.outbuf.extend_from_slice(&self.scratch);
+        c.out.push_bytes(&self.scratch);
     }
 
     fn accept(&mut self) {
@@ -331,8 +391,7 @@ impl Server {
                 stream,
                 inbuf: Vec::new(),
                 scanned: 0,
-                outbuf: Vec::new(),
-                out_pos: 0,
+                out: Output::default(),
                 last_progress: Instant::now(),
                 closing: false,
                 close_as: DropReason::Closed,
@@ -421,7 +480,7 @@ impl Server {
                     self.stats.bad_requests += 1;
                     self.scratch.clear();
                     encode_response(e.id, &Err(e.error), &mut self.scratch);
-                    c.outbuf.extend_from_slice(&self.scratch);
+                    c.out.push_bytes(&self.scratch);
                     if e.fatal {
                         // Not speaking this protocol: answer once, read nothing more.
                         c.closing = true;
@@ -451,45 +510,30 @@ impl Server {
             format!("request line longer than {max} bytes; closing the connection"),
         ));
         encode_response(None, &err, scratch);
-        c.outbuf.extend_from_slice(scratch);
+        c.out.push_bytes(scratch);
         c.inbuf = Vec::new();
         c.scanned = 0;
         c.closing = true;
         c.close_as = DropReason::TooLong;
     }
 
-    fn flush_client(&mut self, i: usize, now: Instant) {
+    /// Writes what the client's socket takes; `budget` bounds the stream bytes
+    /// produced for it (and is what is left for the poll's other clients).
+    fn flush_client(&mut self, i: usize, now: Instant, budget: &mut usize) {
         let stall = self.cfg.write_stall_timeout;
         let c = &mut self.clients[i];
         if c.dead.is_some() {
             return;
         }
-        while c.queued() > 0 {
-            match c.stream.write(&c.outbuf[c.out_pos..]) {
-                Ok(0) => {
-                    c.dead = Some(DropReason::Error);
-                    return;
-                }
-                Ok(n) => {
-                    c.out_pos += n;
-                    c.last_progress = now;
-                }
-                Err(e) if e.kind() == IoErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
-                Err(_) => {
-                    c.dead = Some(DropReason::Error);
-                    return;
-                }
+        match c.out.write_to(&mut c.stream, budget) {
+            Err(_) => {
+                c.dead = Some(DropReason::Error);
+                return;
             }
+            Ok((_, written)) if written > 0 => c.last_progress = now,
+            Ok(_) => {}
         }
-        if c.queued() == 0 {
-            // Reuse the allocation, but not a huge one (a big route list).
-            if c.outbuf.capacity() > 1 << 20 {
-                c.outbuf = Vec::new();
-            } else {
-                c.outbuf.clear();
-            }
-            c.out_pos = 0;
+        if c.out.is_empty() {
             if c.closing && c.pending == 0 && c.inbuf.is_empty() {
                 c.dead = Some(c.close_as);
             }
