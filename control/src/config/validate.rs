@@ -188,14 +188,15 @@ impl Validator<'_> {
                     },
                     compact_bytes: match &j.compact_bytes {
                         None => DEFAULT_COMPACT_BYTES,
-                        Some(b) if *b.get_ref() != 0 && *b.get_ref() < 4096 => return Err(self
-                            .err(
-                            b.span(),
-                            format!(
+                        Some(b) if *b.get_ref() != 0 && *b.get_ref() < 4096 => {
+                            return Err(self.err(
+                                b.span(),
+                                format!(
                                 "journal.compact_bytes = {}: at least 4096 (or 0: never compact)",
                                 b.get_ref()
                             ),
-                        )),
+                            ))
+                        }
                         Some(b) => *b.get_ref(),
                     },
                 }
