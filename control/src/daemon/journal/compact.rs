@@ -31,6 +31,10 @@ pub const BATCH: usize = 10_000;
 
 type Key = (u32, Ipv4Prefix, Protocol);
 
+/// What routes must share to go in one batch: table, protocol, distance,
+/// replace, uncertain.
+type BatchSettings = (u32, Protocol, Option<u8>, bool, bool);
+
 #[derive(Debug, Clone)]
 enum Op {
     Set {
@@ -130,7 +134,7 @@ pub fn compact(entries: Vec<Entry>) -> Vec<Entry> {
     }
     let mut out: Vec<Entry> = Vec::new();
     // The output entry still taking routes: (index, its batch's settings).
-    let mut open: Option<(usize, (u32, Protocol, Option<u8>, bool, bool))> = None;
+    let mut open: Option<(usize, BatchSettings)> = None;
     for (u, kept) in units.into_iter().zip(keep) {
         if !kept {
             continue;
