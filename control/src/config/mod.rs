@@ -136,6 +136,39 @@ pub struct FpmSourceConfig {
     pub distance: Option<u8>,
 }
 
+/// When a journaled change is durable, before its reply is sent (`[journal] fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fsync {
+    /// `"always"`: written and fsynced (one fsync per group of changes written
+    /// together): survives a power cut.
+    #[default]
+    Always,
+    /// `"never"`: written to the kernel (page cache) only: survives `fibred`
+    /// crashing or being killed, not the machine losing power.
+    Never,
+}
+
+/// `[journal]`: how `state_file` is written (`docs/JOURNAL.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalConfig {
+    pub fsync: Fsync,
+    /// Compact the file when it reaches this size (and twice its size after the
+    /// last compaction); 0: never.
+    pub compact_bytes: u64,
+}
+
+/// `compact_bytes` when the file does not say: 64 MiB.
+pub const DEFAULT_COMPACT_BYTES: u64 = 64 << 20;
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            fsync: Fsync::Always,
+            compact_bytes: DEFAULT_COMPACT_BYTES,
+        }
+    }
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -143,6 +176,8 @@ pub struct Config {
     pub control_socket: PathBuf,
     /// Where runtime changes are saved to survive a restart (`None`: not saved).
     pub state_file: Option<PathBuf>,
+    /// How `state_file` is written.
+    pub journal: JournalConfig,
     pub ports: Vec<PortConfig>,
     pub cores: CoresConfig,
     pub fib: FibLimits,

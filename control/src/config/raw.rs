@@ -22,6 +22,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) cores: Option<Spanned<RawCores>>,
     #[serde(default)]
+    pub(super) journal: Option<Spanned<RawJournal>>,
+    #[serde(default)]
     pub(super) fib: RawFib,
     #[serde(default, rename = "nexthop")]
     pub(super) nexthops: Vec<Spanned<RawTarget>>,
@@ -120,6 +122,15 @@ pub(super) struct RawCores {
     pub(super) idle: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) count_bytes: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJournal {
+    #[serde(default)]
+    pub(super) fsync: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) compact_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]

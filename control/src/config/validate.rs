@@ -172,6 +172,50 @@ impl Validator<'_> {
             }
             p => p.map(Spanned::into_inner),
         };
+        let raw_state_file_missing = state_file.is_none();
+        let journal = match raw.journal {
+            None => JournalConfig::default(),
+            Some(j) => {
+                let span = j.span();
+                let j = j.into_inner();
+                if raw_state_file_missing {
+                    return Err(self.err(
+                        span,
+                        "[journal] needs state_file (the journal is where state_file's changes are saved)",
+                    ));
+                }
+                JournalConfig {
+                    fsync: match &j.fsync {
+                        None => Fsync::default(),
+                        Some(f) => match f.get_ref().as_str() {
+                            "always" => Fsync::Always,
+                            "never" => Fsync::Never,
+                            other => {
+                                return Err(self.err(
+                                    f.span(),
+                                    format!(
+                                        "journal.fsync {other:?}: want \"always\" or \"never\""
+                                    ),
+                                ))
+                            }
+                        },
+                    },
+                    compact_bytes: match &j.compact_bytes {
+                        None => DEFAULT_COMPACT_BYTES,
+                        Some(b) if *b.get_ref() != 0 && *b.get_ref() < 4096 => {
+                            return Err(self.err(
+                                b.span(),
+                                format!(
+                                "journal.compact_bytes = {}: at least 4096 (or 0: never compact)",
+                                b.get_ref()
+                            ),
+                            ))
+                        }
+                        Some(b) => *b.get_ref(),
+                    },
+                }
+            }
+        };
         let kernel = match raw.kernel {
             None => None,
             Some(k) => {
@@ -211,6 +255,7 @@ impl Validator<'_> {
             eal: raw.eal,
             control_socket,
             state_file,
+            journal,
             ports,
             cores,
             fib: FibLimits {

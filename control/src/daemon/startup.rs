@@ -3,15 +3,16 @@
 //! then the route sources, then the control socket. Backend-neutral: `fibred`
 //! calls [`run`] with its DPDK backend, tests with the software one.
 
-use super::journal::{Journal, JournalWriter};
+use super::journal::{compact, Entry, Journal, JournalWriter};
 use super::{serve, Backend, PortMeta, Router};
-use crate::config::{Config, CoreSet};
+use crate::config::{Config, CoreSet, JournalConfig};
 use crate::interfaces::PortRef;
 use crate::proto::{AddrSpec, NeighSpec, Request, RouteSpec};
 use crate::server::Server;
 use anyhow::{Context, Result};
 use fib::dir24::Dir24Config;
 use fib::{Fib, FibConfig, Protocol};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -93,21 +94,62 @@ pub fn configured_router<B: Backend>(
     Ok(router)
 }
 
-/// Replays the journal at `path` over the router (an entry that no longer applies
-/// is logged and skipped) and returns the writer that appends new changes to it.
+/// Replays the journal at `path` over the router with the default journal
+/// settings (see [`restore_with`]).
 pub fn restore<B: Backend>(router: &mut Router<B>, path: &Path) -> Result<JournalWriter> {
-    let (journal, saved) = Journal::open(path)?;
-    let n = saved.len();
+    restore_with(router, path, &JournalConfig::default())
+}
+
+/// Replays the journal at `path` over the router (an entry that no longer applies
+/// is logged, skipped and kept) and returns the writer that appends new changes to
+/// it. A torn last line is dropped with a warning. Nexthop ids the journal names
+/// are mapped onto the ids their `nexthop add` gets now; the file is rewritten
+/// (compacted, with this run's ids) when ids moved, something was refused, or it
+/// is over `compact_bytes`.
+pub fn restore_with<B: Backend>(
+    router: &mut Router<B>,
+    path: &Path,
+    cfg: &JournalConfig,
+) -> Result<JournalWriter> {
+    let (mut journal, loaded) = Journal::open_entries(path, cfg)?;
+    if let Some(why) = &loaded.torn {
+        tracing::warn!(path = %path.display(), torn = %why, "journal's last line was cut short (a crash while writing it): dropped");
+    }
+    let n = loaded.entries.len();
     let mut refused = 0;
-    for r in saved {
-        if let Err(e) = router.handle(r) {
-            refused += 1;
-            tracing::warn!(error = %e.message, "journal entry no longer applies");
+    let mut moved = 0;
+    let mut ids: HashMap<u32, u32> = HashMap::new();
+    let mut entries = Vec::with_capacity(n);
+    for mut e in loaded.entries {
+        e.map_nexthops(&|id| ids.get(&id).copied().unwrap_or(id));
+        let response = router.handle(e.request.clone());
+        match &response {
+            Ok(_) => {
+                let now = Entry::of(e.request.clone(), &response);
+                if let (Some(was), Some(is)) = (e.nexthop, now.nexthop) {
+                    ids.insert(was, is);
+                    moved += usize::from(was != is);
+                }
+                entries.push(now);
+            }
+            Err(err) => {
+                refused += 1;
+                tracing::warn!(error = %err.message, request = e.request.name(), "journal entry no longer applies");
+                entries.push(e);
+            }
         }
     }
     router.take_journal();
-    tracing::info!(path = %path.display(), entries = n, refused, "runtime state restored");
-    JournalWriter::spawn(journal).context("starting the journal writer")
+    tracing::info!(path = %path.display(), entries = n, refused, nexthop_ids_moved = moved, "runtime state restored");
+    if moved > 0 || (cfg.compact_bytes > 0 && journal.len() >= cfg.compact_bytes) {
+        let before = journal.len();
+        let entries = compact::compact(entries);
+        journal
+            .rewrite(&entries)
+            .with_context(|| format!("rewriting the journal {}", path.display()))?;
+        tracing::info!(path = %path.display(), before, after = journal.len(), entries = entries.len(), "journal compacted");
+    }
+    JournalWriter::spawn_with(journal, *cfg).context("starting the journal writer")
 }
 
 /// Runs the daemon on `backend` until `stop` is set: configured state, journal,
@@ -121,7 +163,7 @@ pub fn run<B: Backend>(
 ) -> Result<()> {
     let mut router = configured_router(cfg, backend, ports)?;
     let journal = match &cfg.state_file {
-        Some(path) => Some(restore(&mut router, path)?),
+        Some(path) => Some(restore_with(&mut router, path, &cfg.journal)?),
         None => None,
     };
     // A device with fewer queue pairs than configured cores limits them: run
@@ -148,7 +190,7 @@ pub fn run<B: Backend>(
     tracing::info!("shutting down");
     router.stop_all();
     drop(server);
-    // Flushes what is queued for the journal.
+    // Writes what is queued for the journal (the replies already waited for it).
     drop(journal);
     Ok(())
 }
