@@ -11,6 +11,7 @@
 //!
 //! [`raw`] is what serde reads; [`validate`] the checks.
 
+mod cores;
 mod raw;
 mod validate;
 
