@@ -309,9 +309,9 @@ const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
 ///
 /// The checks are those of the table above, done on five little-endian words read once
 /// (bytes 0..8, 12..20, 14..22, 22..30, 30..34) rather than field by field: the
-/// destination MAC is one masked compare with `port_mac` (a forwardable frame's is the
-/// port's own, never a group address: a group-addressed frame is dropped `l2_multicast`
-/// or earlier); EtherType 0x0800 and version 4 / IHL 5 are one masked compare of three
+/// destination MAC is one shift and compare with `port_mac` (a forwardable frame's is
+/// the port's own, never a group address: a group-addressed frame is dropped
+/// `l2_multicast` or earlier); EtherType 0x0800 and version 4 / IHL 5 are one masked compare of three
 /// bytes; the header checksum is the sum of the three words covering bytes 14..34 (see
 /// [`checksum_ok_words`]); the first octets of both addresses index
 /// [`UNFORWARDABLE_OCTET`].
@@ -320,10 +320,13 @@ pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
     let h: &[u8; UNTAGGED_HEADERS] = frame.first_chunk()?;
     let ip_bytes = frame.len() - 14;
     let word = |at: usize| u64::from_le_bytes(*h[at..].first_chunk::<8>().expect("at <= 26"));
-    // Bytes 0..6 of the port's MAC in the low 48 bits, as `word(0)` has the frame's
-    // (loop-invariant: hoisted out of a burst's loop once inlined).
+    // The port's MAC in bytes 2..8 of a little-endian word, where `word(0) << 16` has
+    // the frame's destination MAC. A port MAC with the group bit set (which classify
+    // never forwards to) also gets bit 0, which no shifted word has: nothing matches it.
+    // So one compare also covers the group bit of the frame's destination. Loop-
+    // invariant: computed once per burst when inlined into the core's loop.
     let [m0, m1, m2, m3, m4, m5] = port_mac.0;
-    let mac = u64::from_le_bytes([m0, m1, m2, m3, m4, m5, 0, 0]);
+    let mac = u64::from_le_bytes([0, 0, m0, m1, m2, m3, m4, m5]) | u64::from(m0 & 1);
     // Bytes 12..20: EtherType (12, 13), version/IHL (14), DSCP (15), total length (16, 17).
     let w12 = word(12);
     // Bytes 22..30: TTL (22), protocol, checksum, source address (26..30).
@@ -340,10 +343,9 @@ pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
         & checksum_ok_words(word(14), w22, w30)
         & !(UNFORWARDABLE_OCTET[usize::from(src_octet)]
             | UNFORWARDABLE_OCTET[usize::from(dst_octet)])
-        // Destination MAC: the port's own (bytes 6, 7 shifted out), and not a group
-        // address (which a port MAC is not, but nothing here relies on it).
-        & ((word(0) ^ mac) << 16 == 0)
-        & (h[0] & 1 == 0)
+        // Destination MAC: the port's own (bytes 6, 7 shifted out), hence not a group
+        // address.
+        & (word(0) << 16 == mac)
         & ((w22 as u8) > 1);
     ok.then_some(w30.swap_bytes())
 }
