@@ -11,7 +11,8 @@
 //!   already in memory (a NIC RX ring's worth); the timed part runs `poll_once` until
 //!   every frame has been received and forwarded once (the TX side only keeps the
 //!   frames). Then, untimed, the "wire" gives every frame a new random destination
-//!   from a 16M-address stream and its TTL back (one incremental checksum update), so
+//!   from a 16M-address stream, its TTL back (one incremental checksum update) and the
+//!   receiving port's MAC as destination MAC (the core checks it), so
 //!   lookups keep missing the caches as real traffic does. Those writes leave the frame
 //!   lines in this core's caches, as a NIC writing into the last-level cache (DDIO)
 //!   would leave them in L3.

@@ -402,7 +402,10 @@ fn write_pcap(path: &Path) {
             .sum::<u32>();
         let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
         ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0x10, 8, 0];
+        // To p0's MAC, which is net_pcap0's own (no `mac` configured): DPDK's pcap
+        // driver names its first device 02:70:63:61:70:00 ("pcap"). The cores drop
+        // unicast frames for any other MAC (l2_other_host).
+        let mut frame = vec![2, 0x70, 0x63, 0x61, 0x70, 0, 2, 0, 0, 0, 0, 0x10, 8, 0];
         frame.extend_from_slice(&ip);
         frame.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 26, 0, 0]);
         frame.resize(60, 0);

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! fwd_core gen-pcap PATH FRAMES [TABLE]
-//!     writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table
+//!     writes FRAMES 64-byte IPv4/UDP frames to random destinations of the table,
+//!     addressed to MAC 02:f1:00:00:00:00 (port 0's MAC for `run` on net_pcap)
 //! fwd_core gen-routes PATH [TABLE]
 //!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
 //! fwd_core run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
@@ -60,12 +61,16 @@ fn networks(routes: usize, seed: u64) -> Vec<u32> {
     out
 }
 
+/// The destination MAC of `gen-pcap`'s frames, which `run` gives port 0 when it replays
+/// a file (net_pcap): the core drops unicast frames to any MAC but the ingress port's.
+const FRAME_DST_MAC: EthernetAddress = EthernetAddress([0x02, 0xf1, 0, 0, 0, 0]);
+
 /// A 64-byte IPv4/UDP frame to `dst` (TTL 64, total length 50, ident `i`), as the wire
-/// module emits it.
+/// module emits it, addressed to [`FRAME_DST_MAC`].
 fn frame(dst: u32, i: u32) -> Vec<u8> {
     let mut f = vec![0u8; 64];
     let ethernet = EthernetRepr {
-        dst_addr: EthernetAddress([0x02, 0xf1, 0, 0, 0, 0]),
+        dst_addr: FRAME_DST_MAC,
         src_addr: EthernetAddress([0x02, 0x5e, 0, 0, 0, 1]),
         vlan: None,
         ethertype: EtherType::IPV4,
@@ -192,8 +197,20 @@ fn start_ports(eal: &Eal) -> Result<(EthPort<'_>, EthPort<'_>)> {
 fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
     let eal = Eal::init(eal_args).context("EAL")?;
     let (rx, tx) = start_ports(&eal)?;
+    // The MAC the core accepts unicast frames for on port 0: the device's own, but
+    // net_pcap replays a file (gen-pcap's, addressed to FRAME_DST_MAC) and filters
+    // nothing, and its own MAC is one the file cannot know.
+    let rx_mac = if rx.driver() == "net_pcap" {
+        FRAME_DST_MAC
+    } else {
+        EthernetAddress(rx.mac()?)
+    };
+    println!(
+        "fwd_core: port 0 ({}) takes frames for {rx_mac}",
+        rx.driver()
+    );
     let setups = vec![
-        PortSetup::new(EthernetAddress(rx.mac()?)),
+        PortSetup::new(rx_mac),
         PortSetup::new(EthernetAddress(tx.mac()?)),
     ];
     let mut fib = build_fib(table)?;

@@ -158,8 +158,9 @@ fn a_burst_is_split_by_egress_port_in_arrival_order() {
 #[test]
 fn ingress_port_vrf_selects_the_table() {
     let mut rig = rig();
-    // Port 2 is in VRF 100, where DST goes through GATEWAY2 back out of port 2.
-    let before = Spec::default().build();
+    // Port 2 is in VRF 100, where DST goes through GATEWAY2 back out of port 2. Frames
+    // sent to it carry its MAC.
+    let before = Spec::default().with(|s| s.dst_mac = PORT_MACS[2]).build();
     rig.send(2, std::slice::from_ref(&before));
     rig.run();
     let out = rig.received(2);
@@ -170,7 +171,10 @@ fn ingress_port_vrf_selects_the_table() {
     rig.send(
         2,
         &[Spec::default()
-            .with(|s| s.ip.dst_addr = Ipv4Addr::from(LOCAL[0]))
+            .with(|s| {
+                s.dst_mac = PORT_MACS[2];
+                s.ip.dst_addr = Ipv4Addr::from(LOCAL[0]);
+            })
             .build()],
     );
     rig.run();

@@ -171,6 +171,15 @@ rfc1812_cases! {
         vec![Spec::default().with(|s| s.dst_mac = EthernetAddress::BROADCAST).build(),
              Spec::default().with(|s| s.dst_mac = EthernetAddress([0x01, 0, 0x5e, 0, 0, 1])).build()]
         => Drop(DropReason::L2Multicast);
+    // A unicast frame for another station (promiscuous port, flooding switch): checked
+    // first, whatever the rest of the frame (here: valid, to a local address, ARP).
+    drop_unicast_frame_for_another_station:
+        vec![Spec::default().with(|s| s.dst_mac = SENDER_MAC).build(),
+             Spec::default().with(|s| s.dst_mac = EGRESS_MAC).build(),
+             Spec::default().with(|s| s.dst_mac = EthernetAddress([0x02, 0xf1, 0, 0, 0, 0])).build(),
+             Spec::default().with(|s| { s.dst_mac = SENDER_MAC; s.ip.dst_addr = Ipv4Addr::from(LOCAL[0]); }).build(),
+             Spec::default().with(|s| { s.dst_mac = SENDER_MAC; s.ethertype = EtherType::ARP; }).build()]
+        => Drop(DropReason::L2OtherHost);
     // Blackhole routes.
     drop_blackhole_route:
         vec![to(DST_BLACKHOLE)] => Drop(DropReason::Blackhole);

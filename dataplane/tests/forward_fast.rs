@@ -1,6 +1,7 @@
 //! The forwarding core's one-parse fast path against the reference functions:
 //! `classify_fast` says `Some(dst)` exactly when the frame is untagged and `classify`
-//! (no local addresses) says `Forward { dst }`; `rewrite_forwardable` on a classified
+//! (no local addresses, the same ingress port MAC) says `Forward { dst }`, whatever the
+//! frame's destination MAC (the port's, another station's, broadcast, multicast); `rewrite_forwardable` on a classified
 //! frame forwards exactly when `rewrite` says `Transmit`, leaving the same bytes, and
 //! leaves the frame untouched otherwise; `rewrite_classified` (the core's fast branch,
 //! for frames `classify_fast` passed) writes the same bytes as `rewrite_forwardable`
@@ -11,9 +12,10 @@ mod forward_support;
 use std::net::Ipv4Addr;
 
 use dataplane::forward::{
-    classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency, Outcome,
-    Verdict,
+    classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency,
+    DropReason, Outcome, Verdict,
 };
+use dataplane::wire::ethernet::Frame as EthernetFrame;
 use dataplane::wire::{EthernetAddress, VlanTag};
 use forward_support::*;
 use proptest::prelude::*;
@@ -24,17 +26,48 @@ fn untagged(frame: &[u8]) -> bool {
     frame.get(12..14) == Some(&[0x08, 0x00][..])
 }
 
-fn fast_said_forward(frame: &[u8]) -> bool {
-    classify_fast(frame).is_some()
+/// The destination MAC of a frame, if it has one.
+fn dst_mac(frame: &[u8]) -> Option<EthernetAddress> {
+    Some(EthernetAddress(*frame.first_chunk::<6>()?))
 }
 
-/// Both checks of the module docs, for one frame and one adjacency.
-fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
-    let verdict = classify(frame, &NO_LOCAL[..]);
-    let fast = classify_fast(frame);
+/// [`check_port`] with the ingress port's MAC `port_mac`, and again as received on a
+/// port whose MAC is the frame's destination MAC, so arbitrary frames reach the checks
+/// after the MAC's too.
+fn check(
+    frame: &[u8],
+    port_mac: EthernetAddress,
+    adjacency: &Adjacency,
+) -> Result<(), TestCaseError> {
+    check_port(frame, port_mac, adjacency)?;
+    if let Some(own) = dst_mac(frame) {
+        if own != port_mac {
+            check_port(frame, own, adjacency)?;
+        }
+    }
+    Ok(())
+}
+
+/// Both checks of the module docs, for one frame received on a port whose MAC is
+/// `port_mac`, and one adjacency.
+fn check_port(
+    frame: &[u8],
+    port_mac: EthernetAddress,
+    adjacency: &Adjacency,
+) -> Result<(), TestCaseError> {
+    let verdict = classify(frame, port_mac, &NO_LOCAL[..]);
+    let fast_dst = classify_fast(frame, port_mac);
+    // A whole Ethernet header (14 bytes, 18 tagged; else `too_short` first) to another
+    // unicast MAC: dropped, whatever follows.
+    if let Ok(ethernet) = EthernetFrame::new_checked(frame) {
+        let mac = ethernet.dst_addr();
+        if !mac.is_multicast() && mac != port_mac {
+            prop_assert_eq!(verdict, Verdict::Drop(DropReason::L2OtherHost));
+        }
+    }
     match verdict {
-        Verdict::Forward { dst } if untagged(frame) => prop_assert_eq!(fast, Some(dst)),
-        _ => prop_assert_eq!(fast, None, "classify said {:?}", verdict),
+        Verdict::Forward { dst } if untagged(frame) => prop_assert_eq!(fast_dst, Some(dst)),
+        _ => prop_assert_eq!(fast_dst, None, "classify said {:?}", verdict),
     }
     if let Verdict::Forward { .. } = verdict {
         let l3 = if untagged(frame) { 14 } else { 18 };
@@ -59,7 +92,7 @@ fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
         } else {
             prop_assert_eq!(&fast[..], frame, "not forwarded but modified");
         }
-        if fast_said_forward(frame) {
+        if fast_dst.is_some() {
             let mut classified = frame.to_vec();
             let sent = rewrite_classified(&mut classified, &macs, adjacency.mtu);
             prop_assert_eq!(sent, forwarded);
@@ -87,6 +120,41 @@ fn check(frame: &[u8], adjacency: &Adjacency) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A destination MAC from each class the check tells apart: the port's own, another
+/// unicast station's (random, or the port's with one bit of one byte flipped), broadcast,
+/// multicast (random with the group bit set).
+fn any_dst_mac(port_mac: EthernetAddress) -> impl Strategy<Value = EthernetAddress> {
+    prop_oneof![
+        Just(port_mac),
+        any::<[u8; 6]>().prop_map(|mut m| {
+            m[0] &= !1;
+            EthernetAddress(m)
+        }),
+        (0usize..6, 0u32..8).prop_map(move |(byte, bit)| {
+            let mut m = port_mac.0;
+            // Bit 0 of byte 0 is the group bit: flip bit 1 there instead.
+            m[byte] ^= 1 << if byte == 0 { bit.max(1) } else { bit };
+            EthernetAddress(m)
+        }),
+        Just(EthernetAddress::BROADCAST),
+        any::<[u8; 6]>().prop_map(|mut m| {
+            m[0] |= 1;
+            EthernetAddress(m)
+        }),
+    ]
+}
+
+/// A port MAC: the test frames' usual one, or any unicast address.
+fn any_port_mac() -> impl Strategy<Value = EthernetAddress> {
+    prop_oneof![
+        Just(INGRESS_MAC),
+        any::<[u8; 6]>().prop_map(|mut m| {
+            m[0] &= !1;
+            EthernetAddress(m)
+        }),
+    ]
+}
+
 prop_compose! {
     fn any_adjacency()(mtu in any::<u16>(), dst_mac in any::<[u8; 6]>(), src_mac in any::<[u8; 6]>()) -> Adjacency {
         Adjacency { port: 3, dst_mac: EthernetAddress(dst_mac), src_mac: EthernetAddress(src_mac), mtu }
@@ -98,7 +166,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes(frame in proptest::collection::vec(any::<u8>(), 0..80), adjacency in any_adjacency()) {
-        check(&frame, &adjacency)?;
+        check(&frame, INGRESS_MAC, &adjacency)?;
     }
 
     /// Arbitrary bytes behind an IPv4 ethertype and a 0x45 first byte.
@@ -108,12 +176,28 @@ proptest! {
         if let Some(byte) = frame.get_mut(14) {
             *byte = 0x45;
         }
-        check(&frame, &adjacency)?;
+        check(&frame, INGRESS_MAC, &adjacency)?;
     }
 
     #[test]
     fn valid_frames(spec in valid_spec(), adjacency in any_adjacency()) {
-        check(&spec.build(), &adjacency)?;
+        check(&spec.build(), INGRESS_MAC, &adjacency)?;
+    }
+
+    /// Valid frames (and valid frames with a mutated header) to every class of
+    /// destination MAC, received on ports with various MACs: both paths agree, and a
+    /// unicast frame for another MAC is dropped `l2_other_host`.
+    #[test]
+    fn valid_frames_any_destination_mac(
+        (port_mac, dst) in any_port_mac().prop_flat_map(|p| (Just(p), any_dst_mac(p))),
+        spec in valid_spec(),
+        adjacency in any_adjacency(),
+        mutations in proptest::collection::vec((0usize..20, any::<u8>()), 0..3),
+    ) {
+        let spec = spec.with(|s| s.dst_mac = dst);
+        let mut frame = spec.build();
+        mutate_header_fix_checksum(&mut frame, spec.l2_len(), &mutations);
+        check_port(&frame, port_mac, &adjacency)?;
     }
 
     /// Valid frames with a few bytes overwritten (or truncated).
@@ -126,7 +210,7 @@ proptest! {
     ) {
         let mut frame = spec.build();
         mutate(&mut frame, &mutations, truncate);
-        check(&frame, &adjacency)?;
+        check(&frame, INGRESS_MAC, &adjacency)?;
     }
 
     /// Valid frames with header bytes (the first 12 too) mutated and the checksum then
@@ -144,12 +228,14 @@ proptest! {
             frame[0] |= 1;
         }
         mutate_header_fix_checksum(&mut frame, l2, &mutations);
-        check(&frame, &adjacency)?;
+        check(&frame, INGRESS_MAC, &adjacency)?;
     }
 }
 
 /// Boundary values in the fields the checks read (TTL, version/IHL, total length,
-/// first octets of the addresses, the group bit, the ethertype), checksum fixed after.
+/// first octets of the addresses, the group bit, every byte of the destination MAC and
+/// the source MAC's first two, which the fast path's MAC word also reads, the ethertype),
+/// checksum fixed after.
 #[test]
 fn boundary_fields() {
     let octets = [0u8, 1, 126, 127, 128, 223, 224, 239, 240, 254, 255];
@@ -174,6 +260,11 @@ fn boundary_fields() {
     for mac0 in [0x00u8, 0x01, 0x02, 0x03, 0xff] {
         cases.push((0, mac0));
     }
+    for at in 1..8 {
+        for value in [0x00u8, 0x01, 0x5a, 0xff] {
+            cases.push((at, value));
+        }
+    }
     let adjacency = adjacency();
     for padding in [0, 1, 20] {
         let base = Spec::default().with(|s| s.padding = padding).build();
@@ -190,7 +281,7 @@ fn boundary_fields() {
                 let ihl = (usize::from(frame[14] & 0x0f) * 4).clamp(20, frame.len() - 14);
                 let sum = dataplane::wire::checksum::checksum(&frame[14..14 + ihl]);
                 frame[24..26].copy_from_slice(&sum.to_be_bytes());
-                check(&frame, &adjacency).unwrap();
+                check(&frame, INGRESS_MAC, &adjacency).unwrap();
             }
         }
     }
@@ -222,8 +313,8 @@ fn every_checksum_value() {
         let mut accepted = 0;
         for value in 0..=u16::MAX {
             frame[24..26].copy_from_slice(&value.to_be_bytes());
-            check(&frame, &adjacency).unwrap();
-            accepted += usize::from(classify_fast(&frame).is_some());
+            check(&frame, INGRESS_MAC, &adjacency).unwrap();
+            accepted += usize::from(classify_fast(&frame, INGRESS_MAC).is_some());
         }
         assert!(accepted >= 1, "the valid checksum is accepted");
     }

@@ -16,7 +16,7 @@ fn lookup(_dst: u32) -> Option<Adjacency> {
 /// checks the frame was left alone.
 fn run_and_check(frame: &[u8]) -> Result<Outcome, TestCaseError> {
     let mut buffer = frame.to_vec();
-    let outcome = forward(&mut buffer, &LOCAL[..], lookup);
+    let outcome = forward(&mut buffer, INGRESS_MAC, &LOCAL[..], lookup);
     match outcome {
         Outcome::Transmit { port } => {
             prop_assert_eq!(port, adjacency().port);
@@ -63,7 +63,7 @@ proptest! {
     fn valid_frames_are_forwarded(spec in valid_spec()) {
         let frame = spec.build();
         prop_assert_eq!(
-            classify(&frame, &LOCAL[..]),
+            classify(&frame, INGRESS_MAC, &LOCAL[..]),
             Verdict::Forward { dst: u32::from(spec.ip.dst_addr) }
         );
         let outcome = run_and_check(&frame)?;
@@ -106,7 +106,7 @@ proptest! {
         };
         let frame = spec.build();
         let mut buffer = frame.clone();
-        match forward(&mut buffer, &LOCAL[..], |_| Some(adjacency)) {
+        match forward(&mut buffer, INGRESS_MAC, &LOCAL[..], |_| Some(adjacency)) {
             Outcome::Transmit { port } => {
                 prop_assert_eq!(port, 9);
                 prop_assert!(usize::from(mtu) >= spec.ip.buffer_len());

@@ -19,7 +19,7 @@ fn lookup(_dst: u32) -> Option<Adjacency> {
 /// Runs the whole path and asserts the frame was left byte for byte as received.
 fn untouched_outcome(frame: &[u8]) -> Outcome {
     let mut buffer = frame.to_vec();
-    let outcome = forward(&mut buffer, &LOCAL[..], lookup);
+    let outcome = forward(&mut buffer, INGRESS_MAC, &LOCAL[..], lookup);
     assert!(
         !matches!(outcome, Outcome::Transmit { .. }),
         "forwarded: {outcome:?}"
@@ -68,7 +68,7 @@ fn with_addresses(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
 fn forwards_byte_exact() {
     let before = Spec::default().build();
     assert_eq!(
-        classify(&before, &LOCAL[..]),
+        classify(&before, INGRESS_MAC, &LOCAL[..]),
         Verdict::Forward {
             dst: u32::from(DST)
         }
@@ -103,7 +103,7 @@ fn forwards_tagged_frame_keeping_its_tag() {
     let before = spec.build();
     let mut after = before.clone();
     assert_eq!(
-        forward(&mut after, &LOCAL[..], lookup),
+        forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
         Outcome::Transmit { port: 3 }
     );
     assert_eq!(after[12..18], before[12..18], "tag or ethertype changed");
@@ -121,7 +121,7 @@ fn forwards_with_ethernet_padding_kept() {
     assert_eq!(before.len(), 60);
     let mut after = before.clone();
     assert_eq!(
-        forward(&mut after, &LOCAL[..], lookup),
+        forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
         Outcome::Transmit { port: 3 }
     );
     check_forwarded(&before, &after, &adjacency()).unwrap();
@@ -138,7 +138,7 @@ fn forwards_fragments_without_reassembly() {
         .build();
     let mut after = before.clone();
     assert_eq!(
-        forward(&mut after, &LOCAL[..], lookup),
+        forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
         Outcome::Transmit { port: 3 }
     );
     check_forwarded(&before, &after, &adjacency()).unwrap();
@@ -149,7 +149,7 @@ fn forwards_ttl_2_as_ttl_1() {
     let before = Spec::default().with(|s| s.ip.ttl = 2).build();
     let mut after = before.clone();
     assert_eq!(
-        forward(&mut after, &LOCAL[..], lookup),
+        forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
         Outcome::Transmit { port: 3 }
     );
     assert_eq!(after[14 + 8], 1);
@@ -161,7 +161,7 @@ fn forwards_datagram_of_exactly_the_mtu() {
     let before = Spec::default().with(|s| s.ip.payload_len = 1480).build();
     let mut after = before.clone();
     assert_eq!(
-        forward(&mut after, &LOCAL[..], lookup),
+        forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
         Outcome::Transmit { port: 3 }
     );
     check_forwarded(&before, &after, &adjacency()).unwrap();
@@ -178,7 +178,7 @@ fn forwards_every_protocol_alike() {
         let before = Spec::default().with(|s| s.ip.protocol = protocol).build();
         let mut after = before.clone();
         assert_eq!(
-            forward(&mut after, &LOCAL[..], lookup),
+            forward(&mut after, INGRESS_MAC, &LOCAL[..], lookup),
             Outcome::Transmit { port: 3 }
         );
         check_forwarded(&before, &after, &adjacency()).unwrap();
@@ -208,7 +208,7 @@ fn drop_tagged_frame_shorter_than_tag() {
 #[test]
 fn drop_ipv6_ethertype() {
     let frame = Spec::default()
-        .with(|s| s.ethertype = EtherType::IPV6)
+        .with(|s| s.ethertype = EtherType(0x86dd))
         .build();
     assert_dropped(&frame, DropReason::NotIpv4);
 }
@@ -441,6 +441,107 @@ fn drop_unicast_datagram_in_link_layer_broadcast() {
     assert_dropped(&frame, DropReason::L2Multicast);
 }
 
+#[test]
+fn drop_unicast_frame_for_another_station() {
+    // A frame a promiscuous port or a flooding switch delivers to us although it is
+    // addressed to another host on the segment (Linux: PACKET_OTHERHOST): not forwarded.
+    for other in [
+        SENDER_MAC,
+        EGRESS_MAC,
+        EthernetAddress([0x02, 0xf1, 0x00, 0x00, 0x00, 0x00]),
+        EthernetAddress([0x00, 0x00, 0x00, 0x00, 0x00, 0x00]),
+        // Every byte of the port's MAC, one at a time.
+        EthernetAddress([0x06, 0xf1, 0x00, 0x00, 0x00, 0x01]),
+        EthernetAddress([0x02, 0xf0, 0x00, 0x00, 0x00, 0x01]),
+        EthernetAddress([0x02, 0xf1, 0x80, 0x00, 0x00, 0x01]),
+        EthernetAddress([0x02, 0xf1, 0x00, 0x01, 0x00, 0x01]),
+        EthernetAddress([0x02, 0xf1, 0x00, 0x00, 0x10, 0x01]),
+        EthernetAddress([0x02, 0xf1, 0x00, 0x00, 0x00, 0x81]),
+    ] {
+        let frame = Spec::default().with(|s| s.dst_mac = other).build();
+        assert_dropped(&frame, DropReason::L2OtherHost);
+        assert_eq!(
+            classify(&frame, INGRESS_MAC, &LOCAL[..]),
+            Verdict::Drop(DropReason::L2OtherHost)
+        );
+        // The same frame on a port that has that MAC is forwarded.
+        assert!(matches!(
+            classify(&frame, other, &LOCAL[..]),
+            Verdict::Forward { .. }
+        ));
+    }
+}
+
+#[test]
+fn drop_for_another_station_before_any_other_check() {
+    // Checked first, as Linux drops PACKET_OTHERHOST before any protocol sees the frame:
+    // tagged, ARP, not IPv4, to one of our addresses, malformed.
+    let other = |s: &mut Spec| s.dst_mac = SENDER_MAC;
+    let tagged = Spec::default()
+        .with(other)
+        .with(|s| {
+            s.vlan = Some(VlanTag {
+                pcp: 0,
+                dei: false,
+                vid: 42,
+            })
+        })
+        .build();
+    assert_dropped(&tagged, DropReason::L2OtherHost);
+    let arp = Spec::default()
+        .with(other)
+        .with(|s| s.ethertype = EtherType::ARP)
+        .build();
+    assert_dropped(&arp, DropReason::L2OtherHost);
+    let ipv6 = Spec::default()
+        .with(other)
+        .with(|s| s.ethertype = EtherType(0x86dd))
+        .build();
+    assert_dropped(&ipv6, DropReason::L2OtherHost);
+    let local = Spec::default()
+        .with(other)
+        .with(|s| s.ip.dst_addr = Ipv4Addr::from(LOCAL[0]))
+        .build();
+    assert_dropped(&local, DropReason::L2OtherHost);
+    let mut bad_checksum = Spec::default().with(other).build();
+    bad_checksum[24] ^= 0xff;
+    assert_dropped(&bad_checksum, DropReason::L2OtherHost);
+    let ttl_1 = Spec::default().with(other).with(|s| s.ip.ttl = 1).build();
+    assert_dropped(&ttl_1, DropReason::L2OtherHost);
+    // Shorter than an Ethernet header: too short, whatever its first bytes.
+    assert_dropped(&tagged[..13], DropReason::TooShort);
+}
+
+#[test]
+fn group_addressed_frames_are_not_for_another_station() {
+    // Broadcast and multicast frames pass the MAC check and meet the IPv4 rules.
+    for group in [
+        EthernetAddress::BROADCAST,
+        EthernetAddress([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]),
+        EthernetAddress([0x33, 0x33, 0x00, 0x00, 0x00, 0x01]),
+    ] {
+        let frame = Spec::default().with(|s| s.dst_mac = group).build();
+        assert_dropped(&frame, DropReason::L2Multicast);
+        let frame = Spec::default()
+            .with(|s| {
+                s.dst_mac = group;
+                s.ip.dst_addr = Ipv4Addr::BROADCAST;
+            })
+            .build();
+        assert_dropped(&frame, DropReason::LimitedBroadcast);
+        let frame = Spec::default()
+            .with(|s| {
+                s.dst_mac = group;
+                s.ip.dst_addr = Ipv4Addr::new(224, 0, 0, 5);
+            })
+            .build();
+        assert_dropped(&frame, DropReason::MulticastDestination);
+        let mut arp = Spec::default().with(|s| s.dst_mac = group).build();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_punted(&arp, PuntReason::Arp);
+    }
+}
+
 // ---- punted ----
 
 #[test]
@@ -491,7 +592,10 @@ fn punt_local_even_with_ttl_1_or_broadcast_mac() {
 fn punt_local_with_closure() {
     let frame = with_addresses(SRC, DST);
     let is_ours = |addr: u32| addr == u32::from(DST);
-    assert_eq!(classify(&frame, &is_ours), Verdict::Punt(PuntReason::Local));
+    assert_eq!(
+        classify(&frame, INGRESS_MAC, &is_ours),
+        Verdict::Punt(PuntReason::Local)
+    );
 }
 
 #[test]
@@ -539,7 +643,7 @@ fn punt_no_route() {
     let frame = Spec::default().build();
     let mut buffer = frame.clone();
     assert_eq!(
-        forward(&mut buffer, &LOCAL[..], |_| None),
+        forward(&mut buffer, INGRESS_MAC, &LOCAL[..], |_| None),
         Outcome::Punt(PuntReason::NoRoute)
     );
     assert_eq!(buffer, frame);

@@ -33,10 +33,18 @@ fn csum_update(hc: u16, old: u16, new: u16) -> u16 {
     !(sum as u16)
 }
 
+/// Port `p`'s MAC: the destination MAC of every frame it receives (the core drops
+/// unicast frames for any other, `l2_other_host`).
+pub fn port_mac(p: usize) -> EthernetAddress {
+    EthernetAddress([0x02, 0xf1, 0, 0, 0, p as u8])
+}
+
 /// An in-memory port: a loopback ring without atomics, whose TX side re-addresses
 /// each frame (see the module docs).
 pub struct MemPort {
     pub ring: VecDeque<SoftPacket>,
+    /// The port's MAC, written as the destination of every frame it loops back.
+    mac: EthernetAddress,
     /// Re-address frames as they are sent (else keep them in `sent`).
     regen_on_tx: bool,
     pub sent: Vec<SoftPacket>,
@@ -50,6 +58,8 @@ impl MemPort {
     pub fn regenerate(&mut self, data: &mut [u8]) {
         let dst = self.stream[self.next];
         self.next = (self.next + 1) & (STREAM - 1);
+        // Back to the port (the router wrote its nexthop's MAC there).
+        data[0..6].copy_from_slice(&self.mac.0);
         let ip = &mut data[14..34];
         let mut hc = u16::from_be_bytes([ip[10], ip[11]]);
         // TTL back to 64 (the router took one off).
@@ -109,12 +119,12 @@ impl Port for MemPort {
     }
 }
 
-/// A 64-byte IPv4/UDP frame to `dst` (TTL 64, total length 50), as the wire module
-/// emits it.
-pub fn frame(dst: u32) -> Vec<u8> {
+/// A 64-byte IPv4/UDP frame to `dst` (TTL 64, total length 50) for a port whose MAC
+/// is `mac`, as the wire module emits it.
+pub fn frame(mac: EthernetAddress, dst: u32) -> Vec<u8> {
     let mut f = vec![0u8; 64];
     let ethernet = EthernetRepr {
-        dst_addr: EthernetAddress([0x02, 0xf1, 0, 0, 0, 1]),
+        dst_addr: mac,
         src_addr: EthernetAddress([0x02, 0x5e, 0, 0, 0, 1]),
         vlan: None,
         ethertype: EtherType::IPV4,
@@ -169,12 +179,16 @@ pub fn core_with_1m_routes(
             let mut ring = VecDeque::with_capacity(frames_per_port * PORTS);
             for i in 0..frames_per_port {
                 let mut pkt = pool.alloc().unwrap();
-                pkt.copy_from(&frame(stream[(p * frames_per_port + i) % STREAM]))
-                    .unwrap();
+                pkt.copy_from(&frame(
+                    port_mac(p),
+                    stream[(p * frames_per_port + i) % STREAM],
+                ))
+                .unwrap();
                 ring.push_back(pkt);
             }
             MemPort {
                 ring,
+                mac: port_mac(p),
                 regen_on_tx,
                 sent: Vec::with_capacity(frames_per_port * PORTS),
                 stream: stream.clone(),
@@ -183,9 +197,7 @@ pub fn core_with_1m_routes(
             }
         })
         .collect();
-    let setups = (0..PORTS)
-        .map(|p| PortSetup::new(EthernetAddress([0x02, 0xf1, 0, 0, 0, p as u8])))
-        .collect();
+    let setups = (0..PORTS).map(|p| PortSetup::new(port_mac(p))).collect();
     let sub = fib.register(ListenerConfig::new("bench core")).unwrap();
     let config = CoreConfig::new("bench core", setups).fib_budget(1 << 16);
     let (mut core, _handle) = ForwardingCore::new(config, ports, sub).unwrap();

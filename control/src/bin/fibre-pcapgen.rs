@@ -25,7 +25,8 @@ struct Args {
     /// Frames to write.
     #[arg(long, default_value_t = 8192)]
     frames: usize,
-    /// Destination MAC (the router's port).
+    /// Destination MAC: the receiving router port's (its `[[port]] mac`, or the device's
+    /// own), since fibred drops unicast frames for any other MAC (`l2_other_host`).
     #[arg(long, default_value = "02:00:00:00:00:01")]
     dst_mac: EthernetAddress,
     /// Source address of every frame.

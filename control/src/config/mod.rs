@@ -50,6 +50,10 @@ pub struct PortConfig {
     pub addrs: Vec<InterfaceAddr>,
     /// Table (VRF) the port's traffic is routed in.
     pub table: u32,
+    /// Put the device in promiscuous mode (default off): only where it must receive
+    /// frames for a MAC other than its own, e.g. a `mac` override on a NIC that cannot
+    /// take it. The cores drop unicast frames for other MACs (`l2_other_host`) either way.
+    pub promiscuous: bool,
 }
 
 /// Which CPUs forwarding cores run on.

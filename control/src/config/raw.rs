@@ -103,6 +103,8 @@ pub(super) struct RawPort {
     pub(super) addr: Option<Spanned<AddrList>>,
     #[serde(default)]
     pub(super) table: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(super) promiscuous: Option<bool>,
 }
 
 #[derive(Deserialize)]

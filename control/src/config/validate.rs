@@ -367,6 +367,7 @@ impl Validator<'_> {
                 mtu,
                 addrs: port_addrs,
                 table: p.table.map_or(TableId::MAIN.0, Spanned::into_inner),
+                promiscuous: p.promiscuous.unwrap_or(false),
             });
         }
         if ports.len() > usize::from(u16::MAX) {

@@ -101,18 +101,27 @@ fn start_ports<'eal>(
             tx_queues: queues,
             rx_desc: cfg.cores.rx_ring as u16,
             tx_desc: cfg.cores.tx_ring as u16,
-            promiscuous: true,
+            promiscuous: p.promiscuous,
         };
         let port = eal
             .start_port(id, pool, &pc)
             .with_context(|| format!("port {} ({name})", p.name))?;
-        let mac = match p.mac {
-            Some(m) => m,
-            None => EthernetAddress(
-                port.mac()
-                    .with_context(|| format!("port {}: MAC", p.name))?,
-            ),
-        };
+        let device_mac = EthernetAddress(
+            port.mac()
+                .with_context(|| format!("port {}: MAC", p.name))?,
+        );
+        let mac = p.mac.unwrap_or(device_mac);
+        // The cores take unicast frames for `mac` only. A NIC filters by its own MAC
+        // unless promiscuous; virtual devices (net_*) filter nothing.
+        if mac != device_mac && !p.promiscuous && !name.starts_with("net_") {
+            tracing::warn!(
+                port = %p.name,
+                device = %name,
+                %mac,
+                %device_mac,
+                "the port's mac differs from the device's and promiscuous is off: a NIC that filters by MAC drops the frames for {mac} (set promiscuous = true)"
+            );
+        }
         tracing::info!(port = %p.name, device = %name, %mac, queues, "port started");
         metas.push(PortMeta {
             name: p.name.clone(),

@@ -32,7 +32,11 @@ pub struct PortConfig {
     pub rx_desc: u16,
     /// TX descriptors per queue (adjusted to the device's limits).
     pub tx_desc: u16,
-    /// Receive frames for any destination MAC.
+    /// Receive frames for any destination MAC (default off). A router needs it only where
+    /// it must receive frames for MACs other than the port's (a device whose MAC cannot
+    /// be its own on the link, say); the forwarding core drops unicast frames for other
+    /// MACs (`l2_other_host`) either way, since virtual devices (net_pcap, net_ring,
+    /// net_memif, net_tap) filter nothing, promiscuous or not.
     pub promiscuous: bool,
 }
 
@@ -43,7 +47,7 @@ impl Default for PortConfig {
             tx_queues: 1,
             rx_desc: 1024,
             tx_desc: 1024,
-            promiscuous: true,
+            promiscuous: false,
         }
     }
 }
@@ -255,14 +259,21 @@ impl<'eal> EthPort<'eal> {
                 .collect(),
             _eal: PhantomData,
         };
-        if cfg.promiscuous {
+        // Set either way: a device may start promiscuous, or have been left so by an
+        // earlier start in this process.
+        let (op, ret) = if cfg.promiscuous {
             // SAFETY: port started.
             let ret = unsafe { sys::rte_eth_promiscuous_enable(id) };
-            // Virtual devices without the notion (net_ring, net_null) answer
-            // ENOTSUP: not an error for them.
-            if ret < 0 && ret != -(libc_enotsup()) {
-                return Err(err("rte_eth_promiscuous_enable", ret));
-            }
+            ("rte_eth_promiscuous_enable", ret)
+        } else {
+            // SAFETY: port started.
+            let ret = unsafe { sys::rte_eth_promiscuous_disable(id) };
+            ("rte_eth_promiscuous_disable", ret)
+        };
+        // Virtual devices without the notion (net_ring, net_null) answer ENOTSUP: not an
+        // error for them.
+        if ret < 0 && ret != -(libc_enotsup()) {
+            return Err(err(op, ret));
         }
         Ok(port)
     }

@@ -19,6 +19,7 @@
 //! | step | condition | outcome |
 //! |------|-----------|---------|
 //! | L2 | frame < 14 bytes, or tagged and < 18 | drop `too_short` |
+//! | L2 | unicast destination MAC other than the ingress port's | drop `l2_other_host` |
 //! | L2 | ethertype ARP | punt `arp` |
 //! | L2 | ethertype not IPv4 | drop `not_ipv4` |
 //! | §5.2.2 | < 20 bytes after the Ethernet header | drop `too_short` |
@@ -46,9 +47,12 @@
 //! - VLAN: a tagged frame keeps its tag unchanged (same VID and priority) on egress. Routing
 //!   between VLANs, which pushes, pops or rewrites tags, is the port layer's job with the NIC's
 //!   VLAN offloads (strip on receive, insert on transmit), where moving 4 bytes is free.
-//! - The destination MAC of an ingress frame is not compared with the port's own: the NIC
-//!   filters unicast frames for other stations unless promiscuous, and group-addressed frames
-//!   are handled by the `l2_multicast` rule.
+//! - The destination MAC of an ingress frame is compared with the ingress port's own, for
+//!   every frame (ARP and non-IPv4 included, as Linux drops `PACKET_OTHERHOST` before any
+//!   protocol sees it): a NIC in promiscuous mode, a virtual device that does not filter, or
+//!   a flooding switch delivers unicast frames meant for other stations, and routing them
+//!   would duplicate traffic. Group-addressed frames (broadcast, multicast) pass this check
+//!   and meet the IPv4 rules (`limited_broadcast`, `multicast_destination`, `l2_multicast`).
 
 mod reason;
 
@@ -145,13 +149,22 @@ pub const fn is_multicast(addr: u32) -> bool {
     addr >> 28 == 0xe
 }
 
-/// Step 1: the RFC 1812 checks on a received Ethernet frame. Reads only; see the module docs
-/// for the order of the checks.
+/// Step 1: the RFC 1812 checks on a received Ethernet frame. `port_mac` is the ingress
+/// port's MAC: a unicast frame to any other is dropped `l2_other_host`. Reads only; see
+/// the module docs for the order of the checks.
 #[inline]
-pub fn classify<L: LocalAddresses + ?Sized>(frame: &[u8], local: &L) -> Verdict {
+pub fn classify<L: LocalAddresses + ?Sized>(
+    frame: &[u8],
+    port_mac: EthernetAddress,
+    local: &L,
+) -> Verdict {
     let Ok(ethernet) = EthernetFrame::new_checked(frame) else {
         return Verdict::Drop(DropReason::TooShort);
     };
+    let dst_mac = ethernet.dst_addr();
+    if !dst_mac.is_multicast() && dst_mac != port_mac {
+        return Verdict::Drop(DropReason::L2OtherHost);
+    }
     let ethertype = ethernet.ethertype();
     if ethertype == EtherType::ARP {
         return Verdict::Punt(PuntReason::Arp);
@@ -159,7 +172,7 @@ pub fn classify<L: LocalAddresses + ?Sized>(frame: &[u8], local: &L) -> Verdict 
     if ethertype != EtherType::IPV4 {
         return Verdict::Drop(DropReason::NotIpv4);
     }
-    let link_layer_group = ethernet.dst_addr().is_multicast();
+    let link_layer_group = dst_mac.is_multicast();
     classify_ipv4(ethernet.payload(), link_layer_group, local)
 }
 
@@ -289,21 +302,31 @@ pub fn rewrite(frame: &mut [u8], adjacency: &Adjacency) -> Outcome {
 const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
 
 /// Step 1 for the common case, in one pass over the first 34 bytes: `Some(dst)` exactly
-/// when the frame is untagged and `classify(frame, &[])` (no local addresses) says
-/// `Verdict::Forward { dst }`; `None` for everything else, which the caller hands to
-/// [`classify`] for the reason (a tagged frame, options, any failing check). The test
-/// `forward_fast.rs` pins the equivalence.
+/// when the frame is untagged and `classify(frame, port_mac, &[])` (no local addresses)
+/// says `Verdict::Forward { dst }`; `None` for everything else, which the caller hands to
+/// [`classify`] for the reason (a tagged frame, options, another station's MAC, any
+/// failing check). The test `forward_fast.rs` pins the equivalence.
 ///
-/// The checks are those of the table above, done on four little-endian words read once
-/// (bytes 12..20, 14..22, 22..30, 30..34) rather than field by field: EtherType 0x0800
-/// and version 4 / IHL 5 are one masked compare of three bytes; the header checksum is
-/// the sum of the three words covering bytes 14..34 (see [`checksum_ok_words`]); the
-/// first octets of both addresses index [`UNFORWARDABLE_OCTET`].
+/// The checks are those of the table above, done on five little-endian words read once
+/// (bytes 0..8, 12..20, 14..22, 22..30, 30..34) rather than field by field: the
+/// destination MAC is one shift and compare with `port_mac` (a forwardable frame's is
+/// the port's own, never a group address: a group-addressed frame is dropped
+/// `l2_multicast` or earlier); EtherType 0x0800 and version 4 / IHL 5 are one masked compare of three
+/// bytes; the header checksum is the sum of the three words covering bytes 14..34 (see
+/// [`checksum_ok_words`]); the first octets of both addresses index
+/// [`UNFORWARDABLE_OCTET`].
 #[inline(always)]
-pub fn classify_fast(frame: &[u8]) -> Option<u32> {
+pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
     let h: &[u8; UNTAGGED_HEADERS] = frame.first_chunk()?;
     let ip_bytes = frame.len() - 14;
     let word = |at: usize| u64::from_le_bytes(*h[at..].first_chunk::<8>().expect("at <= 26"));
+    // The port's MAC in bytes 2..8 of a little-endian word, where `word(0) << 16` has
+    // the frame's destination MAC. A port MAC with the group bit set (which classify
+    // never forwards to) also gets bit 0, which no shifted word has: nothing matches it.
+    // So one compare also covers the group bit of the frame's destination. Loop-
+    // invariant: computed once per burst when inlined into the core's loop.
+    let [m0, m1, m2, m3, m4, m5] = port_mac.0;
+    let mac = u64::from_le_bytes([0, 0, m0, m1, m2, m3, m4, m5]) | u64::from(m0 & 1);
     // Bytes 12..20: EtherType (12, 13), version/IHL (14), DSCP (15), total length (16, 17).
     let w12 = word(12);
     // Bytes 22..30: TTL (22), protocol, checksum, source address (26..30).
@@ -320,7 +343,9 @@ pub fn classify_fast(frame: &[u8]) -> Option<u32> {
         & checksum_ok_words(word(14), w22, w30)
         & !(UNFORWARDABLE_OCTET[usize::from(src_octet)]
             | UNFORWARDABLE_OCTET[usize::from(dst_octet)])
-        & (h[0] & 1 == 0)
+        // Destination MAC: the port's own (bytes 6, 7 shifted out), hence not a group
+        // address.
+        & (word(0) << 16 == mac)
         & ((w22 as u8) > 1);
     ok.then_some(w30.swap_bytes())
 }
@@ -446,16 +471,17 @@ pub fn rewrite_classified(frame: &mut [u8], macs: &[u8; 12], mtu: u16) -> bool {
     true
 }
 
-/// Both steps around a lookup: `lookup(dst)` gives the adjacency for a destination, or `None`
-/// for no route (punted as [`PuntReason::NoRoute`]). For software paths and tests; the
-/// forwarding core runs the steps itself so it can look up a whole burst at once.
+/// Both steps around a lookup, for a frame received on a port whose MAC is `port_mac`:
+/// `lookup(dst)` gives the adjacency for a destination, or `None` for no route (punted as
+/// [`PuntReason::NoRoute`]). For software paths and tests; the forwarding core runs the
+/// steps itself so it can look up a whole burst at once.
 #[inline]
-pub fn forward<L, F>(frame: &mut [u8], local: &L, lookup: F) -> Outcome
+pub fn forward<L, F>(frame: &mut [u8], port_mac: EthernetAddress, local: &L, lookup: F) -> Outcome
 where
     L: LocalAddresses + ?Sized,
     F: FnOnce(u32) -> Option<Adjacency>,
 {
-    match classify(frame, local) {
+    match classify(frame, port_mac, local) {
         Verdict::Forward { dst } => match lookup(dst) {
             Some(adjacency) => rewrite(frame, &adjacency),
             None => Outcome::Punt(PuntReason::NoRoute),

@@ -79,6 +79,10 @@ reason_enum! {
         MulticastDestination => "multicast_destination",
         /// Unicast IP destination received in a link-layer broadcast/multicast frame.
         L2Multicast => "l2_multicast",
+        /// Unicast destination MAC other than the ingress port's: a frame for another
+        /// station on the segment (promiscuous port, flooding switch), which Linux drops as
+        /// `PACKET_OTHERHOST`. Checked before anything else in the frame.
+        L2OtherHost => "l2_other_host",
         /// The route's nexthop is a blackhole: dropped on purpose.
         Blackhole => "blackhole",
     }

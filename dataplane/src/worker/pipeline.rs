@@ -18,7 +18,9 @@ use crate::wire::ipv4::{Packet as Ipv4Packet, HEADER_LEN as IPV4_HEADER_LEN};
 /// What a core knows about one of its ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortSetup {
-    /// The port's own MAC: the source MAC of every frame forwarded out of it.
+    /// The port's own MAC: the source MAC of every frame forwarded out of it, and the
+    /// destination MAC a unicast frame received on it must carry (any other is dropped
+    /// `l2_other_host`).
     pub mac: EthernetAddress,
     /// The link's IP MTU: the largest IPv4 total length forwarded out of it.
     pub mtu: u16,
@@ -383,9 +385,10 @@ pub(crate) struct PipelineContext<'a, P> {
 fn classify_slow(
     tables: &ForwardingTables,
     table_id: TableId,
+    port_mac: EthernetAddress,
     frame: &[u8],
 ) -> Result<(u8, u32), Action> {
-    match classify(frame, &no_local_address) {
+    match classify(frame, port_mac, &no_local_address) {
         Verdict::Forward { dst } => match EthernetFrame::new_checked(frame) {
             // 14 or 18: classify accepted an untagged or 802.1Q-tagged header.
             Ok(ethernet) => Ok((ethernet.header_len() as u8, dst)),
@@ -481,6 +484,17 @@ fn ingress_table<P>(ctx: &PipelineContext<'_, P>, ingress: PortId) -> TableId {
     }
 }
 
+/// The MAC unicast frames received on `ingress` must be addressed to. A port without a
+/// setup (a core has one per port, so never) gets the broadcast address, which no unicast
+/// frame carries: all of them are dropped `l2_other_host`.
+#[inline(always)]
+fn ingress_mac<P>(ctx: &PipelineContext<'_, P>, ingress: PortId) -> EthernetAddress {
+    match ctx.setups.get(usize::from(ingress)) {
+        Some(s) => s.mac,
+        None => EthernetAddress([0xff; 6]),
+    }
+}
+
 /// The first stage over a received burst, run for every burst of a loop iteration
 /// right after it is received, before any is forwarded: step 1 (the RFC 1812 checks)
 /// for every frame, and a prefetch of the tbl24 entry of every forwardable destination,
@@ -506,20 +520,22 @@ pub(crate) fn classify_burst<P: Packet>(
     }
     let tables = ctx.tables;
     let table_id = ingress_table(ctx, ingress);
+    let mac = ingress_mac(ctx, ingress);
     // Two copies of the loop, so the one that runs tests nothing per frame about the
     // table (a port whose table does not exist yet punts everything: no route).
     match tables.table(table_id) {
-        Some(t) => classify_frames(tables, table_id, rx, parsed, |d| t.prefetch(d)),
-        None => classify_frames(tables, table_id, rx, parsed, |_| {}),
+        Some(t) => classify_frames(tables, table_id, mac, rx, parsed, |d| t.prefetch(d)),
+        None => classify_frames(tables, table_id, mac, rx, parsed, |_| {}),
     }
 }
 
-/// [`classify_burst`]'s loop over the frames; `prefetch_route(dst)` hints the lookup
-/// of each forwardable destination.
+/// [`classify_burst`]'s loop over the frames received on a port whose MAC is
+/// `port_mac`; `prefetch_route(dst)` hints the lookup of each forwardable destination.
 #[inline(always)]
 fn classify_frames<P: Packet>(
     tables: &ForwardingTables,
     table_id: TableId,
+    port_mac: EthernetAddress,
     rx: &Burst<P>,
     parsed: &mut Parsed,
     prefetch_route: impl Fn(u32),
@@ -531,9 +547,9 @@ fn classify_frames<P: Packet>(
     let frames = rx.iter().zip(l3.iter_mut()).zip(dst.iter_mut());
     for (i, ((packet, l3), dst)) in frames.enumerate() {
         let frame = packet.data();
-        let (offset, d) = match classify_fast(frame) {
+        let (offset, d) = match classify_fast(frame, port_mac) {
             Some(d) => (14, d),
-            None => match classify_slow(tables, table_id, frame) {
+            None => match classify_slow(tables, table_id, port_mac, frame) {
                 Ok(found) => found,
                 Err(a) => {
                     action[i] = a;
