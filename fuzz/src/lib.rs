@@ -65,16 +65,65 @@ impl FibModel {
     }
 }
 
-use control::daemon::soft::SoftBackend;
-use control::daemon::{PortMeta, Router};
+use control::daemon::{Backend, CoreStart, LinkState, PortMeta, Router};
 use control::interfaces::PortFilter;
 use control::proto::{AddrSpec, Response, RouteFilter};
+use dataplane::port::soft::{SoftPacket, SoftPool};
 use dataplane::wire::ethernet::EthernetAddress;
+use dataplane::worker::CoreHandle;
+use fib::PortId;
 use fib::TableId;
 
-/// A router on the software backend with two ports, p0 (192.0.2.1/24) and p1
-/// (198.51.100.1/24), as `control/tests/router_soft.rs` builds it; no cores.
-pub fn router() -> Router<SoftBackend> {
+/// The software backend without its cores: `daemon::soft::SoftBackend` allocates
+/// a 16 Ki-buffer (32 MiB) packet pool per router, which alone holds a fuzz target
+/// to a few hundred executions a second; a router per input wants something
+/// lighter. Like `SoftBackend` its links are up and frames come from a `SoftPool`
+/// (64 buffers); starting a core is refused (a thread per input would be the
+/// fuzzer's bottleneck), so `core_add` exercises its checks and its refusal.
+pub struct FuzzBackend {
+    ports: usize,
+    pool: SoftPool,
+}
+
+impl FuzzBackend {
+    pub fn new(ports: usize) -> Self {
+        FuzzBackend {
+            ports,
+            pool: SoftPool::new(64),
+        }
+    }
+}
+
+impl Backend for FuzzBackend {
+    type Packet = SoftPacket;
+
+    fn kind(&self) -> &'static str {
+        "soft"
+    }
+
+    fn link(&self, port: PortId) -> LinkState {
+        LinkState {
+            up: usize::from(port) < self.ports,
+            ..LinkState::default()
+        }
+    }
+
+    fn alloc(&mut self) -> Option<SoftPacket> {
+        self.pool.alloc()
+    }
+
+    fn start_core(&mut self, _: CoreStart) -> Result<CoreHandle<SoftPacket>, String> {
+        Err("no forwarding cores under the fuzzer".into())
+    }
+
+    fn stop_core(&mut self, _: u32) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A router with two ports, p0 (192.0.2.1/24) and p1 (198.51.100.1/24), as
+/// `control/tests/router_soft.rs` builds it, on a [`FuzzBackend`].
+pub fn router() -> Router<FuzzBackend> {
     let metas = [("p0", 0u8), ("p1", 1u8)]
         .into_iter()
         .map(|(name, last)| PortMeta {
@@ -86,7 +135,7 @@ pub fn router() -> Router<SoftBackend> {
         .collect();
     let mut r = Router::new(
         fib::Fib::new(fib::FibConfig::default()),
-        SoftBackend::new(2),
+        FuzzBackend::new(2),
         metas,
         4096,
     );
@@ -101,7 +150,7 @@ pub fn router() -> Router<SoftBackend> {
 }
 
 /// The state a router shows that requests change: routes, nexthops, addresses.
-pub fn visible(r: &mut Router<SoftBackend>) -> Vec<Response> {
+pub fn visible(r: &mut Router<FuzzBackend>) -> Vec<Response> {
     vec![
         r.handle(Request::RouteShow(RouteFilter::default())),
         r.handle(Request::NexthopShow),
