@@ -42,6 +42,9 @@ test: deps data
 	# The one-core bench end to end, briefly (fibre, testpmd mac and the floor loops on
 	# net_pcap -> net_null, 4 s each): that make bench's script runs on this host.
 	L3FWD=0 HUGE=0 CARGO=$(CARGO) scripts/bench-forward-core 4 1 1 1000 256
+	# Every fuzz target (fuzz/, cargo-fuzz on stable via RUSTC_BOOTSTRAP=1), 10 s each
+	# from its seeds: ~1.5 min, plus the fuzz build (~1 min warm, ~4-6 min cold).
+	CARGO=$(CARGO) scripts/fuzz-smoke 10
 
 # The criterion suites (with DPDK's rte_lpm/rte_fib in the same process); one
 # forwarding core against testpmd mac and l3fwd on the RouteViews table
