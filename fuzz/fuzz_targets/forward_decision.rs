@@ -33,8 +33,12 @@ fuzz_target!(|data: &[u8]| {
         src_mac: EthernetAddress([2, 0, 0, 0, 0, 0xbb]),
         mtu,
     };
+    // The ingress port's MAC is the frame's destination, so fuzzing gets past the
+    // l2_other_host check to the IPv4 ones (that check has its own proptests).
+    let port_mac = EthernetAddress::from_bytes(frame.get(..6).unwrap_or(&[2, 0, 0, 0, 0, 1]))
+        .expect("six bytes");
     let mut buffer = frame.to_vec();
-    match forward(&mut buffer, &LOCAL[..], |_| Some(adjacency)) {
+    match forward(&mut buffer, port_mac, &LOCAL[..], |_| Some(adjacency)) {
         Outcome::Transmit { port } => {
             assert_eq!(port, 1);
             assert_eq!(buffer.len(), frame.len());
