@@ -789,3 +789,51 @@ fn the_daemon_loop_serves_clients_and_counts_them() {
     let (_, saved) = Journal::open(&state).unwrap();
     assert_eq!(saved, vec![route_via("172.16.0.0/12", GW_IP)]);
 }
+
+#[test]
+fn tables_the_file_names_are_created() {
+    let text = r#"
+[[port]]
+name = "p0"
+dpdk = "net_null0"
+addr = "192.0.2.1/24"
+
+[[port]]
+name = "p1"
+dpdk = "net_null1"
+addr = "198.51.100.1/24"
+table = 7
+
+[[route]]
+table = 7
+prefix = "10.0.0.0/8"
+via = "198.51.100.2"
+
+[kernel]
+into_table = 9
+"#;
+    let cfg = Config::parse(text, "t.toml").unwrap();
+    let mut ports = metas();
+    ports[1].table = TableId(cfg.ports[1].table);
+    let mut r = startup::configured_router(&cfg, SoftBackend::new(2), ports).unwrap();
+    let Reply::Routes(list) = ok(
+        &mut r,
+        Request::RouteShow(RouteFilter {
+            table: Some(7),
+            ..RouteFilter::default()
+        }),
+    ) else {
+        panic!();
+    };
+    let prefixes: Vec<String> = list.routes.iter().map(|r| r.prefix.to_string()).collect();
+    assert!(prefixes.contains(&"10.0.0.0/8".to_string()), "{prefixes:?}");
+    assert!(
+        prefixes.contains(&"198.51.100.0/24".to_string()),
+        "{prefixes:?}"
+    );
+    let tables = r.fib().table_ids();
+    assert!(
+        tables.contains(&TableId(9)),
+        "the kernel mirror's table: {tables:?}"
+    );
+}

@@ -11,7 +11,7 @@ use crate::proto::{AddrSpec, NeighSpec, Request, RouteSpec};
 use crate::server::Server;
 use anyhow::{Context, Result};
 use fib::dir24::Dir24Config;
-use fib::{Fib, FibConfig, Protocol};
+use fib::{Fib, FibConfig, Protocol, TableId};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -82,7 +82,22 @@ pub fn configured_router<B: Backend>(
 ) -> Result<Router<B>> {
     let (fib_cfg, _) = fib_configs(cfg);
     let ring = cfg.fib.ring_size.unwrap_or(DEFAULT_LISTENER_RING);
-    let mut router = Router::new(Fib::new(fib_cfg), backend, ports, ring);
+    let mut fib = Fib::new(fib_cfg);
+    // Tables (VRFs) the file names, besides main: ports', routes', the kernel mirror's.
+    let tables = cfg
+        .ports
+        .iter()
+        .map(|p| p.table)
+        .chain(cfg.routes.iter().map(|r| r.table))
+        .chain(cfg.kernel.iter().map(|k| k.into_table));
+    for t in tables {
+        if fib.table_ids().contains(&TableId(t)) {
+            continue;
+        }
+        fib.add_table(TableId(t))
+            .map_err(|e| anyhow::anyhow!("configuration: table {t}: {e}"))?;
+    }
+    let mut router = Router::new(fib, backend, ports, ring);
     for r in config_requests(cfg) {
         let name = r.name();
         router

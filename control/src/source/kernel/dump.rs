@@ -106,7 +106,10 @@ impl Mirror {
     pub(super) fn end_dump(&mut self, now: Instant, code: i32) {
         let Some(d) = self.dump.take() else { return };
         if code != 0 {
-            self.dump_failed(now, std::io::Error::from_raw_os_error(code.saturating_neg()));
+            self.dump_failed(
+                now,
+                std::io::Error::from_raw_os_error(code.saturating_neg()),
+            );
             return;
         }
         if d.overflowed {

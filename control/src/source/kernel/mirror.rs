@@ -207,7 +207,10 @@ impl Mirror {
                     .get(..4)
                     .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                 if code != 0 {
-                    self.dump_failed(now, std::io::Error::from_raw_os_error(code.saturating_neg()));
+                    self.dump_failed(
+                        now,
+                        std::io::Error::from_raw_os_error(code.saturating_neg()),
+                    );
                 }
             }
             NLMSG_OVERRUN => self.on_overflow(now),
