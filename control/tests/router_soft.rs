@@ -792,27 +792,12 @@ fn the_daemon_loop_serves_clients_and_counts_them() {
 
 #[test]
 fn tables_the_file_names_are_created() {
-    let text = r#"
-[[port]]
-name = "p0"
-dpdk = "net_null0"
-addr = "192.0.2.1/24"
-
-[[port]]
-name = "p1"
-dpdk = "net_null1"
-addr = "198.51.100.1/24"
-table = 7
-
-[[route]]
-table = 7
-prefix = "10.0.0.0/8"
-via = "198.51.100.2"
-
-[kernel]
-into_table = 9
-"#;
-    let cfg = Config::parse(text, "t.toml").unwrap();
+    // CONFIG, with p1 in table 7, a route there, and the kernel mirror into table 9.
+    let text = CONFIG.replace(
+        "addr = \"198.51.100.1/24\"",
+        "addr = \"198.51.100.1/24\"\ntable = 7",
+    ) + "\n[[route]]\ntable = 7\nprefix = \"10.0.0.0/8\"\nvia = \"198.51.100.2\"\n\n[kernel]\ninto_table = 9\n";
+    let cfg = Config::parse(&text, "t.toml").unwrap();
     let mut ports = metas();
     ports[1].table = TableId(cfg.ports[1].table);
     let mut r = startup::configured_router(&cfg, SoftBackend::new(2), ports).unwrap();
