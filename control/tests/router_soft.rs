@@ -822,3 +822,36 @@ fn tables_the_file_names_are_created() {
         "the kernel mirror's table: {tables:?}"
     );
 }
+
+#[test]
+fn a_journal_entry_refused_at_restore_is_dropped_and_the_next_restart_agrees() {
+    // Found by the journal_replay fuzz target: the third line is refused (the route
+    // exists), and a rewrite that kept it made the next restart blackhole 10/8.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.journal");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"request":{"nexthop_add":"blackhole"},"nexthop":2}"#,
+            "\n",
+            r#"{"route_add":{"prefix":"10.0.0.0/8","target":{"via":{"gateway":"198.51.100.2"}}}}"#,
+            "\n",
+            r#"{"route_add":{"prefix":"10.0.0.0/8","target":"blackhole"}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let mut first = router();
+    drop(startup::restore(&mut first, &path).unwrap());
+    let mut second = router();
+    drop(startup::restore(&mut second, &path).unwrap());
+    let show = Request::RouteShow(RouteFilter::default());
+    assert_eq!(ok(&mut first, show.clone()), ok(&mut second, show));
+    let list = routes_under(&mut second, "10.0.0.0/8");
+    assert_eq!(list.routes[0].via, "via 198.51.100.2 dev p1");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("\"blackhole\"}}"),
+        "the refused add is gone: {text}"
+    );
+}

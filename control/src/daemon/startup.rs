@@ -116,8 +116,7 @@ pub fn restore<B: Backend>(router: &mut Router<B>, path: &Path) -> Result<Journa
 }
 
 /// Replays the journal at `path` over the router (an entry that no longer applies
-/// is logged, skipped and kept) and returns the writer that appends new changes to
-/// it. A torn last line is dropped with a warning. Nexthop ids the journal names
+/// is logged and skipped) and returns the writer that appends new changes to it. A torn last line is dropped with a warning. Nexthop ids the journal names
 /// are mapped onto the ids their `nexthop add` gets now; the file is rewritten
 /// (compacted, with this run's ids) when ids moved, something was refused, or it
 /// is over `compact_bytes`.
@@ -147,16 +146,19 @@ pub fn restore_with<B: Backend>(
                 }
                 entries.push(now);
             }
+            // Not kept: it changed nothing in this run's state, and compaction
+            // takes every entry for one that applied (a first add means the key
+            // held nothing before). The file is rewritten without it, so what is
+            // durable is what this run holds.
             Err(err) => {
                 refused += 1;
-                tracing::warn!(error = %err.message, request = e.request.name(), "journal entry no longer applies");
-                entries.push(e);
+                tracing::warn!(error = %err.message, request = e.request.name(), "journal entry no longer applies: dropped from the journal");
             }
         }
     }
     router.take_journal();
     tracing::info!(path = %path.display(), entries = n, refused, nexthop_ids_moved = moved, "runtime state restored");
-    if moved > 0 || (cfg.compact_bytes > 0 && journal.len() >= cfg.compact_bytes) {
+    if moved > 0 || refused > 0 || (cfg.compact_bytes > 0 && journal.len() >= cfg.compact_bytes) {
         let before = journal.len();
         let entries = compact::compact(entries);
         journal
