@@ -7,6 +7,7 @@
 //! - [`listener`]: the listener's side: its ring, seq checks and published progress.
 //! - [`routefile`]: RouteViews route files (`prefix/len<TAB>origin AS` lines).
 //! - [`reference`](mod@reference): a plain reference listener that tests compare real ones against.
+//! - [`audit`]: digests of address ranges, to check a core's table against the FIB.
 //! - [`event`]: the sequenced events listeners receive, and the [`event::EventSink`]
 //!   trait their state implements.
 //!
@@ -16,6 +17,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod audit;
 pub mod dir24;
 pub mod event;
 pub mod fib;

@@ -7,6 +7,7 @@
 use crate::prefix::{mask, Ipv4Prefix};
 use crate::route::{Protocol, Route};
 use hashbrown::HashMap;
+use std::collections::BTreeSet;
 
 /// The routes for one prefix: the installed (best) one and the others, best first.
 #[derive(Debug, Clone)]
@@ -44,6 +45,14 @@ pub(crate) struct RouteTable {
     /// Bit `l` set when some prefix of length `l` exists: covering lookups skip empty lengths.
     lengths: u64,
     prefixes: usize,
+    /// Every prefix in address order (then by length), as [`order_key`]: what an
+    /// audit walks to compute, range by range, what a forwarding table must hold.
+    order: BTreeSet<u64>,
+}
+
+/// A prefix's place in address order: containing prefixes before contained ones.
+fn order_key(addr: u32, len: u8) -> u64 {
+    u64::from(addr) << 6 | u64::from(len)
 }
 
 impl Default for RouteTable {
@@ -52,6 +61,7 @@ impl Default for RouteTable {
             by_len: std::array::from_fn(|_| HashMap::new()),
             lengths: 0,
             prefixes: 0,
+            order: BTreeSet::new(),
         }
     }
 }
@@ -80,6 +90,7 @@ impl RouteTable {
             },
         );
         debug_assert!(old.is_none());
+        self.order.insert(order_key(prefix.addr(), prefix.len()));
         self.lengths |= 1 << len;
         self.prefixes += 1;
     }
@@ -87,6 +98,7 @@ impl RouteTable {
     pub fn remove(&mut self, prefix: &Ipv4Prefix) -> Option<RouteEntry> {
         let len = prefix.len() as usize;
         let e = self.by_len[len].remove(&prefix.addr())?;
+        self.order.remove(&order_key(prefix.addr(), prefix.len()));
         if self.by_len[len].is_empty() {
             self.lengths &= !(1 << len);
         }
@@ -122,6 +134,30 @@ impl RouteTable {
             }
         }
         None
+    }
+
+    /// The installed route of the longest prefix that covers `prefix` or is it.
+    pub fn covering_or_equal(&self, prefix: &Ipv4Prefix) -> Option<(Ipv4Prefix, Route)> {
+        match self.get(prefix) {
+            Some(e) => Some((*prefix, e.installed)),
+            None => self.covering(prefix),
+        }
+    }
+
+    /// The prefixes whose first address is in `from ..= last`, in address order, a
+    /// containing prefix before those it contains.
+    pub fn starting_in(
+        &self,
+        from: u32,
+        last: u32,
+    ) -> impl Iterator<Item = (Ipv4Prefix, &RouteEntry)> + '_ {
+        self.order
+            .range(order_key(from, 0)..=order_key(last, 32))
+            .map(move |k| {
+                let (addr, len) = ((k >> 6) as u32, (k & 63) as u8);
+                let e = &self.by_len[len as usize][&addr];
+                (Ipv4Prefix::new(addr, len).expect("stored prefix"), e)
+            })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Ipv4Prefix, &RouteEntry)> {

@@ -3,6 +3,7 @@
 
 use super::table::{Dir24Config, Dir24Error, Dir24Table};
 use super::NO_ROUTE;
+use crate::audit::RunDigest;
 use crate::event::{
     is_group_id, EventKind, EventSink, FibEvent, MacAddr, Nexthop, NexthopGroup, NexthopId,
     Progress, TableId, GROUP_ID_BASE, MAX_NEXTHOP_ID,
@@ -219,6 +220,36 @@ impl ForwardingTables {
     /// Ids of the serving tables.
     pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {
         self.active.tables.keys().copied()
+    }
+
+    /// Feeds `digest` what `table` maps addresses `from .. from + len` to in the
+    /// serving set, within about `budget` entries read: see
+    /// [`Dir24Table::digest_range`]. A table the set does not have maps every
+    /// address to no route.
+    pub fn digest_range(
+        &self,
+        table: TableId,
+        from: u32,
+        len: u64,
+        digest: &mut RunDigest,
+        budget: usize,
+    ) -> Option<u32> {
+        match self.table(table) {
+            Some(t) => t.digest_range(from, len, digest, budget),
+            None => {
+                digest.push(from, len, NO_ROUTE);
+                None
+            }
+        }
+    }
+
+    /// Test hook: corrupts what `addr` looks up to in the serving `table` (see
+    /// [`Dir24Table::corrupt`]). Does nothing if the set has no such table.
+    #[cfg(feature = "test-hooks")]
+    pub fn corrupt(&mut self, table: TableId, addr: u32, value: u32) {
+        if let Some(t) = self.active.tables.get_mut(&table) {
+            t.corrupt(addr, value);
+        }
     }
 
     /// Free the memory of the set kept for the next resync.

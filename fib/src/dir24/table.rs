@@ -2,6 +2,7 @@
 
 use super::mem::LargeBuf;
 use super::{EXT, MAX_TBL8_GROUPS, NO_ROUTE, TBL24_LEN, TBL8_GROUP};
+use crate::audit::RunDigest;
 use crate::event::{NexthopId, Progress, MAX_NEXTHOP_ID};
 use crate::prefix::Ipv4Prefix;
 
@@ -282,6 +283,61 @@ impl Dir24Table {
                 + self.specific.capacity() * 2
                 + self.free_groups.capacity() * 4,
         }
+    }
+
+    /// Feeds `digest` the lookup results of addresses `from .. from + len` (an audit,
+    /// see [`crate::audit`]), reading at most about `budget` entries (a tbl24 entry
+    /// costs 1, a tbl8 group 256 more). Returns the first address not fed yet, or
+    /// `None` when the range is done; call again from there to go on.
+    pub fn digest_range(
+        &self,
+        from: u32,
+        len: u64,
+        digest: &mut RunDigest,
+        mut budget: usize,
+    ) -> Option<u32> {
+        let end = u64::from(from) + len;
+        let mut addr = u64::from(from);
+        while addr < end {
+            if budget == 0 {
+                return Some(addr as u32);
+            }
+            let e = self.tbl24[(addr >> 8) as usize];
+            // The part of this /24 inside the range.
+            let stop = ((addr | 0xff) + 1).min(end);
+            if e & EXT == 0 {
+                digest.push(addr as u32, stop - addr, decode(e));
+                budget -= 1;
+            } else {
+                let group = usize::from(e >> 1) << 8;
+                for a in addr..stop {
+                    digest.push(a as u32, 1, decode(self.tbl8[group | (a as usize & 0xff)]));
+                }
+                budget = budget.saturating_sub(1 + (stop - addr) as usize);
+            }
+            addr = stop;
+        }
+        None
+    }
+
+    /// Test hook: overwrites what `addr` looks up to (`NO_ROUTE`: no route) behind
+    /// the table's back — no depth, no tbl8 bookkeeping — as a memory fault or a bug
+    /// would, so an audit can be shown to find it and a resync to heal it.
+    #[cfg(feature = "test-hooks")]
+    pub fn corrupt(&mut self, addr: u32, value: u32) {
+        let entry = if value == NO_ROUTE {
+            0
+        } else {
+            encode(Some(NexthopId(value.min(MAX_NEXTHOP_ID))))
+        };
+        let i = (addr >> 8) as usize;
+        if self.tbl24[i] & EXT == 0 {
+            self.tbl24[i] = entry;
+        } else {
+            let group = usize::from(self.tbl24[i] >> 1) << 8;
+            self.tbl8[group | (addr as usize & 0xff)] = entry;
+        }
+        self.mark_dirty(i as u32, i as u32);
     }
 
     /// Where the tbl24 memory came from (huge-page-advised mmap or the fallback).

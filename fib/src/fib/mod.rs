@@ -19,6 +19,7 @@
 //! - `nexthops`: nexthops, their neighbours, multipath groups, and the references
 //!   routes hold on them;
 //! - `routes`: routes, arbitration between sources, and reading the tables back;
+//! - `audit`: what a forwarding table must hold range by range, for audits;
 //! - `publish`: what listeners see: the change sequence (`Fib::emit`, the one place
 //!   a seq is taken), snapshots and replay, delivery, backlog, resync and failure.
 
@@ -33,6 +34,7 @@ use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+mod audit;
 mod nexthops;
 mod publish;
 mod routes;
@@ -141,6 +143,8 @@ pub struct Fib {
     /// Bumped by every change to a route, installed or not (a seq numbers only
     /// what listeners see), for readers that cache what they render.
     generation: u64,
+    /// Per table, the seq of the last route event in each /8 (for audits).
+    touched: HashMap<TableId, Box<[u64; 256]>>,
 }
 
 impl Default for Fib {
@@ -171,6 +175,7 @@ impl Fib {
             next_listener: 0,
             snapshot_cache: None,
             generation: 0,
+            touched: HashMap::new(),
         }
     }
 

@@ -300,6 +300,33 @@ impl Fib {
             .collect()
     }
 
+    /// Flushes listener `id` and replays the whole FIB to it again, as a gap would:
+    /// what an audit does with a core whose table it found wrong. The listener keeps
+    /// serving its old state until the replay ends.
+    pub fn resync_listener(&mut self, id: ListenerId, reason: &str) -> Result<(), FibError> {
+        let i = self
+            .listeners
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or(FibError::UnknownListener(id))?;
+        if let SlotState::Failed(reason) = &self.listeners[i].state {
+            return Err(FibError::ListenerFailed {
+                id,
+                name: self.listeners[i].name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let snap = self.snapshot();
+        resync(
+            &mut self.listeners[i],
+            snap,
+            self.cfg.max_resyncs_in_a_row,
+            reason,
+        );
+        deliver(&mut self.listeners[i]);
+        Ok(())
+    }
+
     /// Test hook: the next live event is not delivered to `id`, as if a ring had
     /// lost it. The listener must notice the gap and ask for a resync. Only with
     /// the `test-hooks` feature, so production builds carry no check for it.
@@ -354,6 +381,7 @@ impl Fib {
             seq: self.seq,
             kind,
         };
+        self.touch(&kind);
         let mut overflowed = Vec::new();
         for (i, slot) in self.listeners.iter_mut().enumerate() {
             if slot.state != SlotState::Active {
