@@ -20,12 +20,16 @@ pub(crate) struct NexthopEntry<V = Nexthop> {
     /// The gateway's MAC, once neighbour resolution found it (plain nexthops only).
     pub mac: Option<MacAddr>,
     pub refcount: u32,
+    /// Created for a route's target (`Fib::nexthop_for`), not as an object of its
+    /// own: it lives while routes use it, and goes with the last.
+    pub implicit: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct NexthopTable<V = Nexthop> {
     entries: HashMap<NexthopId, NexthopEntry<V>>,
-    /// Reverse index, so sources that name a nexthop by value share one object.
+    /// Reverse index of the implicit entries, so routes that name a nexthop by
+    /// value share one; an explicit object is only ever named by its id.
     by_value: HashMap<V, NexthopId>,
     /// Ids below `next_fresh` that are free to reuse, lowest first.
     free: BTreeSet<u32>,
@@ -85,7 +89,7 @@ impl<V: Copy + Eq + Hash> NexthopTable<V> {
         }
     }
 
-    pub fn insert(&mut self, id: NexthopId, nexthop: V, mac: Option<MacAddr>) {
+    pub fn insert(&mut self, id: NexthopId, nexthop: V, mac: Option<MacAddr>, implicit: bool) {
         if !self.free.remove(&id.0) {
             debug_assert_eq!(id.0, self.next_fresh);
             self.next_fresh += 1;
@@ -96,9 +100,12 @@ impl<V: Copy + Eq + Hash> NexthopTable<V> {
                 nexthop,
                 mac,
                 refcount: 0,
+                implicit,
             },
         );
-        self.by_value.entry(nexthop).or_insert(id);
+        if implicit {
+            self.by_value.entry(nexthop).or_insert(id);
+        }
     }
 
     pub fn replace(&mut self, id: NexthopId, nexthop: V, mac: Option<MacAddr>) {
@@ -108,6 +115,9 @@ impl<V: Copy + Eq + Hash> NexthopTable<V> {
             .expect("replace of a known nexthop");
         entry.mac = mac;
         let old = std::mem::replace(&mut entry.nexthop, nexthop);
+        if !entry.implicit {
+            return;
+        }
         if self.by_value.get(&old) == Some(&id) {
             self.by_value.remove(&old);
         }

@@ -36,10 +36,14 @@ pub fn set<B: Backend>(
         route = route.with_distance(d);
     }
     let seq = if replace {
-        r.fib.replace_route(table, spec.prefix, route)?
+        r.fib.replace_route(table, spec.prefix, route)
     } else {
-        r.fib.add_route(table, spec.prefix, route)?
-    };
+        r.fib.add_route(table, spec.prefix, route)
+    }
+    // Refused: a nexthop made for this route goes again.
+    .inspect_err(|_| {
+        r.fib.free_if_unused(nexthop);
+    })?;
     Ok(Reply::RouteChanged(RouteChanged { seq }))
 }
 
@@ -87,6 +91,10 @@ pub fn load<B: Backend>(r: &mut Router<B>, batch: RouteBatch, now: Instant) -> R
                 }
             }
         }
+    }
+    // Nexthops made for routes that were all refused go again.
+    for (_, id) in ids {
+        r.fib.free_if_unused(id);
     }
     Ok(Reply::BatchApplied(BatchApplied {
         applied,

@@ -110,10 +110,17 @@ pub fn nexthop_id<B: Backend>(
         RouteTarget::Multipath(paths) => {
             multipath(r, paths)?;
             let mut members = Vec::with_capacity(paths.len());
-            for p in paths {
-                members.push(nexthop_id(r, p, now)?);
+            let group = paths
+                .iter()
+                .try_for_each(|p| nexthop_id(r, p, now).map(|id| members.push(id)))
+                .and_then(|()| Ok(r.fib.group_for(&members)?));
+            if group.is_err() {
+                // Paths made for this target go again.
+                for m in members {
+                    r.fib.free_if_unused(m);
+                }
             }
-            Ok(r.fib.group_for(&members)?)
+            group
         }
         RouteTarget::Nexthop(id) => {
             r.fib

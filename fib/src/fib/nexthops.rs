@@ -41,8 +41,13 @@ impl Fib {
         known.then_some(()).ok_or(FibError::UnknownNexthop(id))
     }
 
-    /// Creates a nexthop and returns its id (the lowest id free for reuse).
+    /// Creates a nexthop and returns its id (the lowest id free for reuse). It
+    /// stays until deleted ([`Self::del_nexthop`]), used or not.
     pub fn add_nexthop(&mut self, nexthop: Nexthop) -> Result<NexthopId, FibError> {
+        self.create_nexthop(nexthop, false)
+    }
+
+    fn create_nexthop(&mut self, nexthop: Nexthop, implicit: bool) -> Result<NexthopId, FibError> {
         Self::check_nexthop(&nexthop)?;
         self.nexthops.reclaim(self.watermark());
         let id = self
@@ -53,7 +58,7 @@ impl Fib {
                 pending: self.nexthops.pending_len(),
             })?;
         let mac = self.neighbour_of(&nexthop);
-        self.nexthops.insert(id, nexthop, mac);
+        self.nexthops.insert(id, nexthop, mac, implicit);
         self.emit_nexthop_set(id, nexthop, mac);
         Ok(id)
     }
@@ -116,11 +121,39 @@ impl Fib {
         self.nexthops.get(id).and_then(|e| e.mac)
     }
 
-    /// The id of a nexthop equal to `nexthop`, creating one if there is none.
+    /// The id of a nexthop equal to `nexthop`, creating one if there is none. One
+    /// it creates is a route's: it goes when the last route using it does (or at
+    /// [`Self::free_if_unused`] if no route ever took it), as the kernel frees a
+    /// route's `fib_info` with its last route; an explicit nexthop
+    /// ([`Self::add_nexthop`]) stays until deleted.
     pub fn nexthop_for(&mut self, nexthop: Nexthop) -> Result<NexthopId, FibError> {
         match self.find_nexthop(&nexthop) {
             Some(id) => Ok(id),
-            None => self.add_nexthop(nexthop),
+            None => self.create_nexthop(nexthop, true),
+        }
+    }
+
+    /// Deletes `id` if no route uses it and it was created for routes (a
+    /// [`Self::nexthop_for`] nexthop, or a multipath group): what a request that was
+    /// refused after resolving its target calls, so it leaves nothing behind.
+    /// Returns whether it was deleted.
+    pub fn free_if_unused(&mut self, id: NexthopId) -> bool {
+        if is_group_id(id.0) {
+            match self.groups.get(id) {
+                Some(e) if e.refcount == 0 => {
+                    self.delete_group(id);
+                    true
+                }
+                _ => false,
+            }
+        } else {
+            match self.nexthops.get(id) {
+                Some(e) if e.implicit && e.refcount == 0 => {
+                    self.del_nexthop(id).expect("an unused nexthop");
+                    true
+                }
+                _ => false,
+            }
         }
     }
 
@@ -154,7 +187,8 @@ impl Fib {
         Ok(())
     }
 
-    /// The id of a nexthop equal to `nexthop`, if there is one.
+    /// The id of the nexthop made for routes ([`Self::nexthop_for`]) equal to
+    /// `nexthop`, if there is one; explicit objects are not shared by value.
     pub fn find_nexthop(&self, nexthop: &Nexthop) -> Option<NexthopId> {
         self.nexthops.find(nexthop)
     }
@@ -189,17 +223,27 @@ impl Fib {
     pub(super) fn release(&mut self, id: NexthopId) {
         if !is_group_id(id.0) {
             self.nexthops.put(id);
+            self.free_if_unused(id);
             return;
         }
         self.groups.put(id);
-        let e = *self.groups.get(id).expect("held group");
-        if e.refcount == 0 {
-            // State before the event, as in `del_nexthop`.
-            self.groups.remove(id, self.seq + 1);
-            for m in e.nexthop.members() {
-                self.nexthops.put(m);
-            }
-            self.emit(EventKind::GroupDel { id });
+        if self.groups.get(id).expect("held group").refcount == 0 {
+            self.delete_group(id);
+        }
+    }
+
+    /// Deletes an unused group, then the members no one else uses that were
+    /// created for routes (each after the event that stopped using it).
+    fn delete_group(&mut self, id: NexthopId) {
+        let e = *self.groups.get(id).expect("a group");
+        // State before the event, as in `del_nexthop`.
+        self.groups.remove(id, self.seq + 1);
+        for m in e.nexthop.members() {
+            self.nexthops.put(m);
+        }
+        self.emit(EventKind::GroupDel { id });
+        for m in e.nexthop.members() {
+            self.free_if_unused(m);
         }
     }
 
@@ -235,7 +279,7 @@ impl Fib {
                 capacity: self.groups.capacity(),
                 pending: self.groups.pending_len(),
             })?;
-        self.groups.insert(id, group, None);
+        self.groups.insert(id, group, None, true);
         for m in group.members() {
             self.nexthops.hold(m);
         }
