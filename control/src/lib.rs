@@ -8,6 +8,8 @@
 //! - [`interfaces`]: ports, their addresses and links.
 //! - [`cores`]: forwarding cores, each a FIB listener.
 //! - [`stats`]: counters and `fib status`.
+//! - [`audit`]: `fib audit`: each core's tables checked against the FIB, range by
+//!   range while it forwards, and resynced when found wrong; also periodic.
 //! - [`source`]: route sources outside fibred: the kernel's table (rtnetlink) and
 //!   FRR's zebra (FPM).
 //! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
@@ -28,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod cores;

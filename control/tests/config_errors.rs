@@ -301,6 +301,14 @@ fn cpus_must_be_online_and_tbl8_groups_in_range() {
         19,
         "fib.max_tbl8_groups = 100000: the DIR-24-8 layout addresses at most",
     );
+    refused(
+        "[fib]\naudit_interval = 99999999\n",
+        2,
+        18,
+        "fib.audit_interval = 99999999 s: at most 604800 s",
+    );
+    let cfg = Config::parse_for("[fib]\naudit_interval = 0\n", "t.toml", &[0]).unwrap();
+    assert_eq!(cfg.fib.audit_interval, Some(0));
     assert_eq!(parse_cpu_list("0-3,6"), Some(vec![0, 1, 2, 3, 6]));
     assert_eq!(parse_cpu_list("0"), Some(vec![0]));
     assert_eq!(parse_cpu_list("3-1"), None);

@@ -258,6 +258,18 @@ fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
     }
     let text = String::from_utf8(d.ctl(&["fib", "status"]).stdout).unwrap();
     assert!(text.contains("every listener applied it"), "{text}");
+    // Each core's DPDK-fed table, audited against the FIB while it runs: equal.
+    let audit = d.json(&["fib", "audit"]);
+    let cores = audit["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 2, "{audit}");
+    for c in cores {
+        assert_eq!(c["wrong_addresses"], 0, "{audit}");
+        assert!(c["ranges_compared"].as_u64().unwrap() >= 256, "{audit}");
+        assert!(
+            c.get("error").is_none() && c["resynced"] == false,
+            "{audit}"
+        );
+    }
 
     // Every core answers from its own table, exactly as the reference does.
     let mut probes: Vec<u32> = (0..60)

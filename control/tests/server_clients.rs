@@ -48,6 +48,7 @@ fn handler(count: &mut u64) -> impl FnMut(control::server::ClientId, Request) ->
                 committed_seq: 0,
                 committed_at_ns: 0,
                 listeners: vec![],
+                audit: Default::default(),
             })),
             Request::Stats => Ok(Reply::Stats(StatsReply {
                 // A big reply, to fill a socket buffer quickly.

@@ -9,6 +9,7 @@ use std::cell::Cell;
 
 use core_support::*;
 use dataplane::port::Packet;
+use dataplane::worker::AuditJob;
 
 struct CountingAllocator;
 
@@ -75,17 +76,24 @@ fn loop_iterations_with_traffic_do_not_allocate() {
     while rig.handle.next_punt().is_some() {}
 
     let mut allocations = 0;
-    for _ in 0..20 {
+    for round in 0..20 {
         rig.send(0, &frames);
         let mut inject = rig.pool.alloc().unwrap();
         inject.copy_from(&forwarded).unwrap();
         rig.handle.inject(inject, 2).unwrap();
+        // An audit of one /16 (256 /24s, a step each few iterations): the job is
+        // the control plane's allocation; the core only fills it.
+        let ranges = fib::audit::RangeSet::WHOLE.split(10).unwrap();
+        let job = AuditJob::new(round, fib::TableId::MAIN, ranges);
+        rig.handle.submit_audit(job).unwrap();
         WATCHING.with(|w| w.set(true));
         for _ in 0..4 {
             rig.core.poll_once();
         }
         WATCHING.with(|w| w.set(false));
         allocations += ALLOCATIONS.with(|a| a.replace(0));
+        let back = rig.handle.take_audit().expect("the audit is done");
+        assert!(back.is_done() && back.token == round);
         rig.received_all();
         while rig.handle.next_punt().is_some() {}
     }

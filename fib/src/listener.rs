@@ -237,6 +237,13 @@ impl Subscription {
         self.phase == Phase::Failed
     }
 
+    /// Whether the serving state is whole at [`applied_seq`](Self::applied_seq): no
+    /// live event is half applied to it (a replay's half-applied events go to the
+    /// shadow set, which does not serve).
+    pub fn serving_is_whole(&self) -> bool {
+        !(self.pending.is_some() && matches!(self.phase, Phase::Live { .. }))
+    }
+
     /// Events waiting in the ring.
     pub fn queued(&self) -> usize {
         self.ring.len()

@@ -34,7 +34,7 @@ fn drain(fib: &mut Fib, sub: &mut Subscription, tables: &mut ForwardingTables) {
 fn table_digest(t: &ForwardingTables, set: RangeSet, i: usize) -> u64 {
     let mut d = RunDigest::new(set.start(i), set.size());
     let (mut from, end) = (set.start(i), u64::from(set.start(i)) + set.size());
-    while let Some(next) = t.digest_range(MAIN, from, end - u64::from(from), &mut d, 700) {
+    while let Some(next) = t.digest_range(MAIN, from, end - u64::from(from), &mut d, &mut 700) {
         from = next;
     }
     d.finish()
@@ -267,4 +267,30 @@ fn a_resync_heals_a_corrupted_table() {
     found.clear();
     mismatching(&s.fib, &s.tables, RangeSet::WHOLE, &mut found);
     assert!(found.is_empty(), "{found:x?}");
+}
+
+#[test]
+fn one_wrong_tbl24_entry_under_a_slash8_route_changes_its_digest() {
+    let mut fib = Fib::default();
+    let nh = fib.add_nexthop(Nexthop::Blackhole).unwrap();
+    fib.add_route(
+        MAIN,
+        "10.0.0.0/8".parse().unwrap(),
+        Route::new(nh, Protocol::Static),
+    )
+    .unwrap();
+    let mut sub = fib.register(ListenerConfig::new("x")).unwrap();
+    let mut t = ForwardingTables::default();
+    drain(&mut fib, &mut sub, &mut t);
+    let w = RangeSet::WHOLE;
+    assert_eq!(
+        table_digest(&t, w, 10),
+        fib.audit_digest(MAIN, 10 << 24, 24).unwrap()
+    );
+    t.corrupt(MAIN, 0x0a01_0200, NO_ROUTE);
+    assert_eq!(t.lookup(MAIN, 0x0a01_0209), None);
+    assert_ne!(
+        table_digest(&t, w, 10),
+        fib.audit_digest(MAIN, 10 << 24, 24).unwrap()
+    );
 }

@@ -1,19 +1,80 @@
 //! `fibrectl fib status`: the sequenced FIB and how far each listener has applied it.
+//! `fibrectl fib audit [core N]`: each core's tables checked against the FIB.
 
 use super::failure::Failure;
 use super::render::{print_table, yes_no};
 use super::session::Session;
+use super::words::{RouteWords, Words};
+use crate::audit::{AuditReply, AuditRequest};
 use crate::proto::{FibStatus, Request};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum FibCmd {
     Status,
+    /// [core N]: check each core's forwarding tables against the FIB while it
+    /// forwards; a core found wrong is resynced
+    Audit(Words),
 }
 
 pub fn run(cmd: FibCmd, session: &Session) -> Result<(), Failure> {
     match cmd {
         FibCmd::Status => session.call(Request::FibStatus),
+        FibCmd::Audit(rest) => {
+            let r = RouteWords::parse(rest, "fib audit", &["core"])?;
+            session.call(Request::FibAudit(AuditRequest { core: r.core }))
+        }
+    }
+}
+
+pub fn print_audit(a: &AuditReply) {
+    if a.cores.is_empty() {
+        println!("no cores to audit");
+    }
+    for c in &a.cores {
+        let verdict = match (&c.error, c.is_wrong()) {
+            (Some(e), _) => format!("not audited: {e}"),
+            (None, true) => format!(
+                "WRONG: {} addresses differ from the FIB{}{}",
+                c.wrong_addresses,
+                if c.wrong_ranges_not_walked > 0 {
+                    format!(", and {} more ranges", c.wrong_ranges_not_walked)
+                } else {
+                    String::new()
+                },
+                if c.resynced { "; resynced" } else { "" }
+            ),
+            (None, false) => "equal to the FIB".to_string(),
+        };
+        println!(
+            "core {}: {verdict} ({} ranges compared, {} unverified, tables {:?}, {} ms)",
+            c.core, c.ranges_compared, c.unverified, c.tables, c.took_ms
+        );
+        if c.mismatches.is_empty() {
+            continue;
+        }
+        let rows: Vec<Vec<String>> = c
+            .mismatches
+            .iter()
+            .map(|m| {
+                let id = |v: Option<u32>| v.map_or_else(|| "none".into(), |v| v.to_string());
+                vec![
+                    m.table.to_string(),
+                    m.prefix.map_or_else(|| "-".into(), |p| p.to_string()),
+                    if m.first == m.last {
+                        m.first.to_string()
+                    } else {
+                        format!("{}-{}", m.first, m.last)
+                    },
+                    id(m.found),
+                    id(m.expected),
+                ]
+            })
+            .collect();
+        print_table(
+            &["TABLE", "FIB ROUTE", "ADDRESSES", "CORE HAS", "FIB SAYS"],
+            &rows,
+        );
     }
 }
 

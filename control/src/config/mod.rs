@@ -90,6 +90,8 @@ pub struct FibLimits {
     pub max_resyncs_in_a_row: Option<u32>,
     /// Events per listener ring.
     pub ring_size: Option<usize>,
+    /// Seconds between audits of every core's tables against the FIB (0: none).
+    pub audit_interval: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

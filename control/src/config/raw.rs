@@ -142,6 +142,7 @@ pub(super) struct RawFib {
     pub(super) max_tbl8_groups: Option<Spanned<u32>>,
     pub(super) max_resyncs_in_a_row: Option<u32>,
     pub(super) ring_size: Option<Spanned<usize>>,
+    pub(super) audit_interval: Option<Spanned<u64>>,
 }
 
 /// A `[[nexthop]]` (with `name`) or a `[[route]]` (with `prefix`): the same target keys.

@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
 
+/// The longest `[fib] audit_interval`, in seconds.
+const MAX_AUDIT_INTERVAL: u64 = 7 * 24 * 3600;
+
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
     pub(super) file: &'a str,
@@ -154,6 +157,17 @@ impl Validator<'_> {
                 ));
             }
         }
+        if let Some(a) = &raw.fib.audit_interval {
+            if *a.get_ref() > MAX_AUDIT_INTERVAL {
+                return Err(self.err(
+                    a.span(),
+                    format!(
+                        "fib.audit_interval = {} s: at most {MAX_AUDIT_INTERVAL} s (a week); 0 turns audits off",
+                        a.get_ref()
+                    ),
+                ));
+            }
+        }
         let control_socket = match raw.control_socket {
             Some(p) if p.get_ref().as_os_str().is_empty() => {
                 return Err(self.err(p.span(), "control_socket must not be empty"))
@@ -261,6 +275,7 @@ impl Validator<'_> {
                 max_tbl8_groups: raw.fib.max_tbl8_groups.map(Spanned::into_inner),
                 max_resyncs_in_a_row: raw.fib.max_resyncs_in_a_row,
                 ring_size: raw.fib.ring_size.map(Spanned::into_inner),
+                audit_interval: raw.fib.audit_interval.map(Spanned::into_inner),
             },
             nexthops,
             routes,

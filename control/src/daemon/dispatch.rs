@@ -5,7 +5,7 @@
 
 use crate::daemon::{Backend, Router};
 use crate::proto::{self, HelloReply, Reply, Request, Response};
-use crate::{cores, interfaces, neighbours, nexthops, routes, source, stats};
+use crate::{audit, cores, interfaces, neighbours, nexthops, routes, source, stats};
 use std::time::Instant;
 
 /// Whether an accepted request is journaled.
@@ -46,6 +46,7 @@ pub fn dispatch<B: Backend>(
         Request::CoreAdd(c) => (cores::handler::add(r, c), Skip),
         Request::CoreDel(c) => (cores::handler::del(r, c), Skip),
         Request::FibStatus => (stats::handler::fib_status(r), Skip),
+        Request::FibAudit(a) => (audit::handler::run_now(r, a), Skip),
         Request::Stats => (stats::handler::stats(r), Skip),
         Request::SourceShow => (source::handler::show(r), Skip),
     }

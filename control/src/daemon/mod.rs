@@ -39,6 +39,9 @@ pub enum Answer {
     Now(Response),
     /// Produced as the client reads (see `server::ReplyStream`).
     Stream(Box<dyn crate::server::ReplyStream>),
+    /// Answered on a later turn ([`Router::take_finished`] gives it back with this
+    /// ticket): work that takes the cores' time, such as `fib audit`.
+    Later(u64),
 }
 
 /// The daemon's state: the FIB, the backend, and each feature's own state.
@@ -60,6 +63,7 @@ pub struct Router<B: Backend> {
     /// The FIB seq after the last piece of work that committed changes, and when
     /// that work ended (`fib::listener::monotonic_ns`), for `fib status`.
     pub(crate) last_commit: (u64, u64),
+    pub(crate) audits: crate::audit::Audits,
 }
 
 impl<B: Backend> Router<B> {
@@ -79,6 +83,7 @@ impl<B: Backend> Router<B> {
             journal_out: Vec::new(),
             route_rows: None,
             last_commit: (0, 0),
+            audits: Default::default(),
         }
     }
 
@@ -107,8 +112,55 @@ impl<B: Backend> Router<B> {
                     id, rows, filter,
                 )))
             }
+            Request::FibAudit(a) => {
+                self.counters.requests += 1;
+                let ticket = self.audits.new_ticket();
+                match crate::audit::handler::start(self, a, Some(ticket)) {
+                    Ok(_) => Answer::Later(ticket),
+                    Err(e) => Answer::Now(Err(e)),
+                }
+            }
             other => Answer::Now(self.handle(other)),
         }
+    }
+
+    /// Answers given [`Answer::Later`] that are ready: (ticket, response).
+    pub fn take_finished(&mut self) -> Vec<(u64, Response)> {
+        self.audits.take_finished()
+    }
+
+    /// Test hook: has core `core` overwrite what `addr` looks up to in its `table`
+    /// (`fib::dir24::NO_ROUTE`: no route) behind the FIB's back, and waits until it
+    /// has. Returns false if there is no such core or it did not do it in 1 s.
+    #[cfg(feature = "test-hooks")]
+    pub fn corrupt_core_table(
+        &mut self,
+        core: u32,
+        table: fib::TableId,
+        addr: std::net::Ipv4Addr,
+        value: u32,
+    ) -> bool {
+        let Some(slot) = self.cores.slots.get(&core) else {
+            return false;
+        };
+        if !slot.handle.corrupt_table(table, u32::from(addr), value) {
+            return false;
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Some(job) = slot.handle.take_audit() {
+                if job.corrupt.is_none() && job.token == 0 {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        false
+    }
+
+    /// Audits every core's tables every `interval` (`None`: only when asked).
+    pub fn set_audit_interval(&mut self, interval: Option<std::time::Duration>) {
+        self.audits.set_interval(interval, Instant::now());
     }
 
     /// Counts a turn of the control loop that took `took` (its work, not its sleep).
@@ -129,6 +181,7 @@ impl<B: Backend> Router<B> {
         }
         let actions = self.neighbours.table.tick(now);
         busy |= !actions.is_empty();
+        busy |= crate::audit::handler::step(self, now);
         resolve::apply(self, actions);
         self.note_commit();
         busy

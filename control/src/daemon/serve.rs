@@ -5,7 +5,7 @@ use super::journal::{journaled, Durability, Entry, JournalWriter};
 use super::{Answer, Backend, Router};
 use crate::proto::{ErrorKind, ErrorReply, Response};
 use crate::server::{ClientId, Server};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,8 @@ pub fn serve<B: Backend>(
 ) {
     let mut incoming = Vec::new();
     let mut held: VecDeque<Held> = VecDeque::new();
+    // Requests answered on a later turn: ticket -> (client, request id).
+    let mut later: HashMap<u64, (ClientId, u64)> = HashMap::new();
     let mut idle_since: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
@@ -44,11 +46,19 @@ pub fn serve<B: Backend>(
         let stats = server.stats();
         router.set_clients(stats.active as u64, stats.dropped());
         busy |= !incoming.is_empty();
+        for (ticket, response) in router.take_finished() {
+            if let Some((client, id)) = later.remove(&ticket) {
+                server.reply(client, id, &response);
+            }
+        }
         let Some(j) = journal else {
             for inc in incoming.drain(..) {
                 match router.answer(inc.id, inc.request) {
                     Answer::Now(response) => server.reply(inc.client, inc.id, &response),
                     Answer::Stream(stream) => server.reply_stream(inc.client, stream),
+                    Answer::Later(ticket) => {
+                        later.insert(ticket, (inc.client, inc.id));
+                    }
                 }
             }
             router.take_journal();
@@ -74,6 +84,11 @@ pub fn serve<B: Backend>(
                 // A read: nothing to make durable, and produced as the client reads.
                 Answer::Stream(stream) => {
                     server.reply_stream(inc.client, stream);
+                    continue;
+                }
+                // A read too, answered when done.
+                Answer::Later(ticket) => {
+                    later.insert(ticket, (inc.client, inc.id));
                     continue;
                 }
             };

@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+/// `[fib] audit_interval` when the file does not say: every core's tables are
+/// checked against the FIB once a minute (a walk of each table in 16k-entry steps).
+pub const DEFAULT_AUDIT_INTERVAL_S: u64 = 60;
+
 /// Events per core's FIB listener ring when the file does not say.
 pub const DEFAULT_LISTENER_RING: usize = 4096;
 
@@ -98,6 +102,8 @@ pub fn configured_router<B: Backend>(
             .map_err(|e| anyhow::anyhow!("configuration: table {t}: {e}"))?;
     }
     let mut router = Router::new(fib, backend, ports, ring);
+    let audit_every = cfg.fib.audit_interval.unwrap_or(DEFAULT_AUDIT_INTERVAL_S);
+    router.set_audit_interval(Some(std::time::Duration::from_secs(audit_every)));
     for r in config_requests(cfg) {
         let name = r.name();
         router

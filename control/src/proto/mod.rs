@@ -83,6 +83,8 @@ pub enum Request {
     CoreAdd(CoreAdd),
     CoreDel(CoreDel),
     FibStatus,
+    /// Checks cores' forwarding tables against the FIB (answered when done).
+    FibAudit(crate::audit::AuditRequest),
     Stats,
     /// The route sources (kernel mirror, FPM server) and their state.
     SourceShow,
@@ -123,6 +125,7 @@ pub enum Reply {
     Cores(Vec<CoreInfo>),
     CoreAdded(CoreAdded),
     FibStatus(FibStatus),
+    FibAudit(crate::audit::AuditReply),
     Stats(StatsReply),
     Sources(Vec<SourceInfo>),
 }

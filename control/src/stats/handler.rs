@@ -50,5 +50,6 @@ pub fn stats<B: Backend>(r: &Router<B>) -> Response {
 pub fn fib_status<B: Backend>(r: &Router<B>) -> Response {
     let mut s = FibStatus::from_fib(&r.fib);
     (s.committed_seq, s.committed_at_ns) = r.last_commit;
+    s.audit = r.audits.counters;
     Ok(Reply::FibStatus(s))
 }

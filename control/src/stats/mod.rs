@@ -71,6 +71,9 @@ pub struct FibStatus {
     #[serde(default)]
     pub committed_at_ns: u64,
     pub listeners: Vec<ListenerInfo>,
+    /// Table audits so far (absent until the first).
+    #[serde(default, skip_serializing_if = "crate::audit::AuditCounters::is_zero")]
+    pub audit: crate::audit::AuditCounters,
 }
 
 impl FibStatus {
@@ -98,6 +101,7 @@ impl FibStatus {
             committed_seq: 0,
             committed_at_ns: 0,
             listeners: fib.listeners().iter().map(ListenerInfo::from).collect(),
+            audit: Default::default(),
         }
     }
 }

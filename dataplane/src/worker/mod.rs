@@ -10,7 +10,9 @@
 //!   [`CoreHandle`].
 //!
 //! One loop iteration ([`ForwardingCore::poll_once`]):
-//! 1. apply at most `fib_budget` units of pending FIB work;
+//! 1. take a step of a table audit if the control plane asked for one
+//!    ([`AuditJob`]), then apply at most `fib_budget` units of pending FIB work
+//!    (none while an audited range is half digested);
 //! 2. only if the tables are complete (the first replay has ended): receive up to two
 //!    bursts per port (the second only when the first came back full) and start
 //!    fetching their headers and tbl24 entries; then, burst by burst, run the pipeline
@@ -40,7 +42,7 @@ mod spare;
 
 pub use counters::{CoreCounters, CoreStats, PortStats};
 pub use pipeline::PortSetup;
-pub use rings::{CoreHandle, Injected, Punted, RouteAnswer, RouteQuery};
+pub use rings::{AuditJob, CoreHandle, Injected, Punted, RouteAnswer, RouteQuery};
 pub use spare::{SpareRx, MAX_ADOPTED};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +50,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_queue::ArrayQueue;
+use fib::audit::RunDigest;
 use fib::{Dir24Config, ForwardingTables, Subscription};
 
 use crate::port::{Burst, Port, PortCounters, MAX_BURST};
@@ -195,6 +198,8 @@ pub struct ForwardingCore<P: Port> {
     local: LocalCounters,
     port_counters: Vec<PortCounters>,
     queries: Arc<rings::QueryRings>,
+    /// The audit job being worked on, if any.
+    audit: Option<Box<AuditJob>>,
     /// Spare queues offered to this core, and those it polls (receive only).
     spare: Arc<SpareRx<P>>,
     adopted: Vec<(u16, P)>,
@@ -289,6 +294,7 @@ impl<P: Port> ForwardingCore<P> {
             counters,
             local: LocalCounters::default(),
             queries,
+            audit: None,
             spare: Arc::new(SpareRx::default()),
             adopted: Vec::with_capacity(MAX_ADOPTED),
             spare_rx: Burst::new(),
@@ -350,7 +356,14 @@ impl<P: Port> ForwardingCore<P> {
     /// the frames injected: 0 means it found no work.
     #[inline]
     pub fn poll_once(&mut self) -> usize {
-        let outcome = self.subscription.poll(&mut self.tables, self.fib_budget);
+        // An audit holds FIB events back while one of its ranges is half digested.
+        let audit_holds_fib =
+            (self.audit.is_some() || !self.queries.audits.is_empty()) && self.audit_step();
+        let outcome = if audit_holds_fib {
+            fib::PollOutcome::default()
+        } else {
+            self.subscription.poll(&mut self.tables, self.fib_budget)
+        };
         let local = &mut self.local;
         local.iterations += 1;
         local.events_applied += outcome.applied as u64;
@@ -473,6 +486,63 @@ impl<P: Port> ForwardingCore<P> {
                 add_counters(snapshot, &queue.counters());
             }
         }
+    }
+
+    /// One step of the audit job at the head of the queue (see [`AuditJob`]):
+    /// digests ranges for up to [`rings::AUDIT_STEP`] entries read. Returns whether
+    /// a range is left half done, so FIB events must wait.
+    #[cold]
+    #[inline(never)]
+    fn audit_step(&mut self) -> bool {
+        let job = match &mut self.audit {
+            Some(job) => job,
+            None => match self.queries.audits.pop() {
+                Some(job) => self.audit.insert(job),
+                None => return false,
+            },
+        };
+        #[cfg(feature = "test-hooks")]
+        if let Some((addr, value)) = job.corrupt.take() {
+            self.tables.corrupt(job.table, addr, value);
+            job.done = job.ranges.count;
+        }
+        let mut budget = rings::AUDIT_STEP;
+        while !job.is_done() && budget > 0 {
+            let i = usize::from(job.done);
+            let (start, size) = (job.ranges.start(i), job.ranges.size());
+            let (from, digest) = match &mut job.cursor {
+                Some((from, digest)) => (from, digest),
+                None => {
+                    if !self.subscription.serving_is_whole() {
+                        // Let the FIB finish the event first.
+                        return false;
+                    }
+                    job.seqs[i] = self.subscription.applied_seq();
+                    job.in_sync[i] = self.tables.is_complete();
+                    let (from, digest) = job.cursor.insert((start, RunDigest::new(start, size)));
+                    (from, digest)
+                }
+            };
+            let left = u64::from(start) + size - u64::from(*from);
+            match self
+                .tables
+                .digest_range(job.table, *from, left, digest, &mut budget)
+            {
+                Some(next) => *from = next,
+                None => {
+                    job.digests[i] = digest.finish();
+                    job.done += 1;
+                    job.cursor = None;
+                }
+            }
+        }
+        if job.is_done() {
+            let job = self.audit.take().expect("a job is running");
+            // The control plane keeps at most AUDIT_JOBS jobs out: there is room.
+            let _ = self.queries.audited.push(job);
+            return false;
+        }
+        job.cursor.is_some()
     }
 
     /// Answers a few route queries from the serving tables (`route get ... core N`).

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
+use fib::audit::{RangeSet, RunDigest, AUDIT_FANOUT};
 use fib::{ListenerShared, NexthopId, PortId, TableId};
 
 use super::counters::{CoreCounters, CoreStats};
@@ -68,12 +69,81 @@ pub struct RouteAnswer {
 /// Queries per core loop iteration at most (bounded work between bursts).
 pub(crate) const MAX_QUERIES_PER_POLL: usize = 4;
 
+/// An audit step's work per core loop iteration: table entries read (about 20 µs).
+pub(crate) const AUDIT_STEP: usize = 16 * 1024;
+
+/// Range digests the control plane asks a core to take from its serving tables
+/// (`fibrectl fib audit`, see `fib::audit`): the digest of each range of `ranges`
+/// in `table`, with the FIB seq the tables reflected while it was taken.
+///
+/// The control plane allocates the job and the core hands it back filled, so the
+/// core never allocates. A range is digested in steps of [`AUDIT_STEP`] entries, one
+/// step per loop iteration; while a range is half done the core applies no FIB
+/// event, so each digest is of one seq's table. A range starts only while the
+/// serving tables are whole (no live event half applied).
+#[derive(Debug, Clone)]
+pub struct AuditJob {
+    pub token: u64,
+    pub table: TableId,
+    pub ranges: RangeSet,
+    /// Filled by the core: range `i`'s digest …
+    pub digests: [u64; AUDIT_FANOUT],
+    /// … and the seq its tables reflected.
+    pub seqs: [u64; AUDIT_FANOUT],
+    /// Whether the core had a whole table (a replay had ended) when it took range `i`.
+    pub in_sync: [bool; AUDIT_FANOUT],
+    /// Ranges done.
+    pub done: u16,
+    /// The range being digested: the next address, and the digest so far.
+    pub(crate) cursor: Option<(u32, RunDigest)>,
+    /// Test hook: instead of digesting, corrupt what this address looks up to.
+    #[cfg(feature = "test-hooks")]
+    pub corrupt: Option<(u32, u32)>,
+}
+
+impl AuditJob {
+    pub fn new(token: u64, table: TableId, ranges: RangeSet) -> Box<Self> {
+        Box::new(AuditJob {
+            token,
+            table,
+            ranges,
+            digests: [0; AUDIT_FANOUT],
+            seqs: [0; AUDIT_FANOUT],
+            in_sync: [false; AUDIT_FANOUT],
+            done: 0,
+            cursor: None,
+            #[cfg(feature = "test-hooks")]
+            corrupt: None,
+        })
+    }
+
+    /// Makes a returned job a new one (no allocation).
+    pub fn reset(&mut self, token: u64, table: TableId, ranges: RangeSet) {
+        self.token = token;
+        self.table = table;
+        self.ranges = ranges;
+        self.done = 0;
+        self.cursor = None;
+    }
+
+    /// Whether every range has its digest.
+    pub fn is_done(&self) -> bool {
+        self.done >= self.ranges.count
+    }
+}
+
+/// Audit jobs queued to a core at most.
+const AUDIT_JOBS: usize = 4;
+
 /// The two small rings of route queries (control → core) and answers.
 #[derive(Debug)]
 pub(crate) struct QueryRings {
     pub queries: ArrayQueue<RouteQuery>,
     pub answers: ArrayQueue<RouteAnswer>,
     next_token: AtomicU64,
+    /// Audit jobs (control → core) and the same jobs done (core → control).
+    pub audits: ArrayQueue<Box<AuditJob>>,
+    pub audited: ArrayQueue<Box<AuditJob>>,
 }
 
 impl QueryRings {
@@ -82,6 +152,8 @@ impl QueryRings {
             queries: ArrayQueue::new(16),
             answers: ArrayQueue::new(16),
             next_token: AtomicU64::new(1),
+            audits: ArrayQueue::new(AUDIT_JOBS),
+            audited: ArrayQueue::new(AUDIT_JOBS),
         }
     }
 }
@@ -168,6 +240,27 @@ impl<P> CoreHandle<P> {
             }
             std::thread::yield_now();
         }
+    }
+
+    /// Queues an audit job for the core; gives it back if the core has
+    /// [`AUDIT_JOBS`] queued already.
+    pub fn submit_audit(&self, job: Box<AuditJob>) -> Result<(), Box<AuditJob>> {
+        self.queries.audits.push(job)
+    }
+
+    /// An audit job the core has finished, if any.
+    pub fn take_audit(&self) -> Option<Box<AuditJob>> {
+        self.queries.audited.pop()
+    }
+
+    /// Test hook: has the core overwrite what `addr` looks up to in its serving
+    /// `table` (`fib::dir24::NO_ROUTE`: no route) behind the FIB's back, at its next
+    /// loop iteration; the job comes back through [`Self::take_audit`].
+    #[cfg(feature = "test-hooks")]
+    pub fn corrupt_table(&self, table: TableId, addr: u32, value: u32) -> bool {
+        let mut job = AuditJob::new(0, table, RangeSet::WHOLE);
+        job.corrupt = Some((addr, value));
+        self.queries.audits.push(job).is_ok()
     }
 
     /// The core's name (as given in its [`CoreConfig`](super::CoreConfig)).

@@ -232,7 +232,7 @@ impl ForwardingTables {
         from: u32,
         len: u64,
         digest: &mut RunDigest,
-        budget: usize,
+        budget: &mut usize,
     ) -> Option<u32> {
         match self.table(table) {
             Some(t) => t.digest_range(from, len, digest, budget),

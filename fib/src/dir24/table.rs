@@ -286,20 +286,20 @@ impl Dir24Table {
     }
 
     /// Feeds `digest` the lookup results of addresses `from .. from + len` (an audit,
-    /// see [`crate::audit`]), reading at most about `budget` entries (a tbl24 entry
-    /// costs 1, a tbl8 group 256 more). Returns the first address not fed yet, or
+    /// see [`crate::audit`]), taking about one unit of `budget` per entry read
+    /// (a tbl24 entry costs 1, each tbl8 entry 1 more). Returns the first address not fed yet, or
     /// `None` when the range is done; call again from there to go on.
     pub fn digest_range(
         &self,
         from: u32,
         len: u64,
         digest: &mut RunDigest,
-        mut budget: usize,
+        budget: &mut usize,
     ) -> Option<u32> {
         let end = u64::from(from) + len;
         let mut addr = u64::from(from);
         while addr < end {
-            if budget == 0 {
+            if *budget == 0 {
                 return Some(addr as u32);
             }
             let e = self.tbl24[(addr >> 8) as usize];
@@ -307,13 +307,13 @@ impl Dir24Table {
             let stop = ((addr | 0xff) + 1).min(end);
             if e & EXT == 0 {
                 digest.push(addr as u32, stop - addr, decode(e));
-                budget -= 1;
+                *budget -= 1;
             } else {
                 let group = usize::from(e >> 1) << 8;
                 for a in addr..stop {
                     digest.push(a as u32, 1, decode(self.tbl8[group | (a as usize & 0xff)]));
                 }
-                budget = budget.saturating_sub(1 + (stop - addr) as usize);
+                *budget = budget.saturating_sub(1 + (stop - addr) as usize);
             }
             addr = stop;
         }
