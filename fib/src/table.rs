@@ -7,7 +7,6 @@
 use crate::prefix::{mask, Ipv4Prefix};
 use crate::route::{Protocol, Route};
 use hashbrown::HashMap;
-use std::collections::BTreeSet;
 
 /// The routes for one prefix: the installed (best) one and the others, best first.
 #[derive(Debug, Clone)]
@@ -45,14 +44,80 @@ pub(crate) struct RouteTable {
     /// Bit `l` set when some prefix of length `l` exists: covering lookups skip empty lengths.
     lengths: u64,
     prefixes: usize,
-    /// Every prefix in address order (then by length), as [`order_key`]: what an
-    /// audit walks to compute, range by range, what a forwarding table must hold.
-    order: BTreeSet<u64>,
+    /// Where every prefix starts: what an audit reads, range by range, to compute
+    /// what a forwarding table must hold.
+    starts: StartIndex,
 }
 
 /// A prefix's place in address order: containing prefixes before contained ones.
 fn order_key(addr: u32, len: u8) -> u64 {
     u64::from(addr) << 6 | u64::from(len)
+}
+
+/// The prefixes of a table by where they start: one bucket per /8 (prefixes of /8
+/// and longer), one for shorter ones, each an unsorted list of keys. A route add is
+/// a push onto one of 257 lists (their ends stay in cache); a delete only counts,
+/// and leaves its key to be dropped when the bucket is rewritten, once it holds more
+/// deleted keys than live ones. An audit reads a range's bucket, keeps the keys
+/// still in the table, and sorts them. (An ordered tree made adds of a million
+/// routes in random order three times slower, and per-/16 buckets twice:
+/// `benches/benches/fib.rs`, docs/FIB.md.)
+#[derive(Debug, Default)]
+struct StartIndex {
+    /// 256 buckets once a prefix of /8 or longer arrives.
+    by8: Vec<Bucket>,
+    short: Bucket,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    /// Keys ([`order_key`]) of live prefixes, and of deleted ones not dropped yet
+    /// (a prefix deleted and added again is there twice).
+    keys: Vec<u64>,
+    live: usize,
+}
+
+impl StartIndex {
+    fn bucket(&mut self, addr: u32, len: u8) -> &mut Bucket {
+        if len < 8 {
+            return &mut self.short;
+        }
+        if self.by8.is_empty() {
+            self.by8.resize_with(1 << 8, Bucket::default);
+        }
+        &mut self.by8[(addr >> 24) as usize]
+    }
+
+    fn insert(&mut self, addr: u32, len: u8) {
+        let b = self.bucket(addr, len);
+        b.keys.push(order_key(addr, len));
+        b.live += 1;
+    }
+
+    /// A prefix went; `exists` says which keys are still in the table.
+    fn remove(&mut self, addr: u32, len: u8, exists: impl Fn(u64) -> bool) {
+        let b = self.bucket(addr, len);
+        b.live -= 1;
+        if b.keys.len() > 2 * b.live + 64 {
+            b.keys.retain(|&k| exists(k));
+            b.keys.sort_unstable();
+            b.keys.dedup();
+        }
+    }
+
+    /// The keys of the prefixes starting in `from ..= last`, sorted, without
+    /// repeats; some may be of deleted prefixes (the caller checks).
+    fn starting_in(&self, from: u32, last: u32) -> Vec<u64> {
+        let inside = |k: &&u64| (u64::from(from)..=u64::from(last)).contains(&(**k >> 6));
+        let mut keys: Vec<u64> = self.short.keys.iter().filter(inside).copied().collect();
+        if !self.by8.is_empty() {
+            let range = &self.by8[(from >> 24) as usize..=(last >> 24) as usize];
+            keys.extend(range.iter().flat_map(|b| &b.keys).filter(inside));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
 }
 
 impl Default for RouteTable {
@@ -61,7 +126,7 @@ impl Default for RouteTable {
             by_len: std::array::from_fn(|_| HashMap::new()),
             lengths: 0,
             prefixes: 0,
-            order: BTreeSet::new(),
+            starts: StartIndex::default(),
         }
     }
 }
@@ -90,7 +155,7 @@ impl RouteTable {
             },
         );
         debug_assert!(old.is_none());
-        self.order.insert(order_key(prefix.addr(), prefix.len()));
+        self.starts.insert(prefix.addr(), prefix.len());
         self.lengths |= 1 << len;
         self.prefixes += 1;
     }
@@ -98,7 +163,10 @@ impl RouteTable {
     pub fn remove(&mut self, prefix: &Ipv4Prefix) -> Option<RouteEntry> {
         let len = prefix.len() as usize;
         let e = self.by_len[len].remove(&prefix.addr())?;
-        self.order.remove(&order_key(prefix.addr(), prefix.len()));
+        let by_len = &self.by_len;
+        self.starts.remove(prefix.addr(), prefix.len(), |k| {
+            by_len[(k & 63) as usize].contains_key(&((k >> 6) as u32))
+        });
         if self.by_len[len].is_empty() {
             self.lengths &= !(1 << len);
         }
@@ -151,12 +219,13 @@ impl RouteTable {
         from: u32,
         last: u32,
     ) -> impl Iterator<Item = (Ipv4Prefix, &RouteEntry)> + '_ {
-        self.order
-            .range(order_key(from, 0)..=order_key(last, 32))
-            .map(move |k| {
+        self.starts
+            .starting_in(from, last)
+            .into_iter()
+            .filter_map(move |k| {
                 let (addr, len) = ((k >> 6) as u32, (k & 63) as u8);
-                let e = &self.by_len[len as usize][&addr];
-                (Ipv4Prefix::new(addr, len).expect("stored prefix"), e)
+                let e = self.by_len[len as usize].get(&addr)?;
+                Some((Ipv4Prefix::new(addr, len).expect("stored prefix"), e))
             })
     }
 
