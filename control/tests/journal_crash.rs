@@ -5,8 +5,10 @@
 //! may or may not be, but a batch is all or nothing (its journal entry is one
 //! line: a torn line is dropped whole at start-up).
 //!
-//! Scaled for a 2-core machine: batches of 2,000 routes, at most 60,000 batch
-//! routes in all (not 200k), 20 rounds (`FIBRE_CRASH_ROUNDS` to change).
+//! Each round loads a 200,000-route table again (batches of 5,000, replacing every
+//! route through that round's gateway) with churn between batches, and is killed at
+//! a random moment in its first 1.5 s (every fifth round: in the churn after the
+//! whole load); 20 rounds (`FIBRE_CRASH_ROUNDS` to change).
 //! Compaction is set to 256 KiB so restarts and runs compact too.
 #![cfg(feature = "dpdk")]
 
@@ -25,8 +27,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const FIBRED: &str = env!("CARGO_BIN_EXE_fibred");
-const BATCH: usize = 2_000;
-const MAX_BATCH_ROUTES: usize = 60_000;
+/// Routes in the table each round loads again (as in a RouteViews-sized load).
+const LOAD_ROUTES: usize = 200_000;
+/// Routes per `route_load` request (fibrectl's default batch).
+const BATCH: usize = 5_000;
 
 fn config(dir: &Path) -> String {
     format!(
@@ -113,6 +117,47 @@ fn log_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("fibred.log")).unwrap_or_default()
 }
 
+/// Rounds are killed within this many ms of the first change, mostly while the
+/// load streams; every fifth round only once the whole load is acknowledged.
+const KILL_WITHIN_MS: u64 = 1_500;
+
+/// The `n`th prefix of the loaded table: /24s from 10.0.0.0 up (four /8s).
+fn load_prefix(n: usize) -> Ipv4Prefix {
+    Ipv4Prefix::new(0x0a00_0000 + ((n as u32) << 8), 24).expect("aligned")
+}
+
+/// A random replace or delete of one of 64 /24s in 172.16/16.
+fn churn_change(rng: &mut SmallRng) -> Change {
+    let p: Ipv4Prefix = format!("172.16.{}.0/24", rng.random_range(0..64u8))
+        .parse()
+        .unwrap();
+    if rng.random_bool(0.4) {
+        Change {
+            request: Request::RouteDel(RouteDel {
+                table: TableId::MAIN.0,
+                prefix: p,
+                protocol: Protocol::Static,
+            }),
+            routes: vec![(p, None)],
+        }
+    } else {
+        let g = gw(rng.random_range(2..6));
+        Change {
+            request: Request::RouteReplace(RouteSpec {
+                table: TableId::MAIN.0,
+                prefix: p,
+                target: RouteTarget::Via {
+                    gateway: g,
+                    port: None,
+                },
+                protocol: Protocol::Static,
+                distance: None,
+            }),
+            routes: vec![(p, Some(g))],
+        }
+    }
+}
+
 /// A change the client made: the routes it sets (`Some(gateway)`) or deletes.
 #[derive(Debug, Clone)]
 struct Change {
@@ -164,79 +209,44 @@ fn sigkill_at_random_loses_no_acknowledged_change_and_half_applies_nothing() {
     let mut rng = SmallRng::seed_from_u64(0x6a6f_7572);
     // What the daemon must hold: every acknowledged change applied in order.
     let mut model: BTreeMap<Ipv4Prefix, Ipv4Addr> = BTreeMap::new();
-    let mut next_batch = 0usize;
     let started = Instant::now();
-    let (mut acked_total, mut unsure_total) = (0, 0);
+    let (mut acked_total, mut unsure_total, mut most_loaded) = (0, 0, 0);
     for round in 0..rounds {
         let (daemon, mut client) = Fibred::start(dir.path());
         let have = routes(&mut client);
         assert_eq!(have, model, "round {round}: state after restart");
-        // A stream of changes on its own thread; SIGKILL at a random moment.
-        let changes: Vec<Change> = (0..200)
-            .map(|i| {
-                if i % 8 == 0 && (next_batch + 1) * BATCH <= MAX_BATCH_ROUTES {
-                    let b = next_batch;
-                    next_batch += 1;
-                    let g = gw(2 + (b % 3) as u8);
-                    let routes: Vec<_> = (0..BATCH)
-                        .map(|k| {
-                            let n = b * BATCH + k;
-                            let p: Ipv4Prefix =
-                                format!("10.{}.{}.0/24", n / 256, n % 256).parse().unwrap();
-                            (p, Some(g))
+        // A stream of changes on its own thread; SIGKILL at a random moment: the
+        // whole route table loaded again (replacing every route, through this
+        // round's gateway) in batches, as `fibrectl route load` sends it, with
+        // churn between the batches and after them.
+        let load_gw = gw(2 + (round % 3) as u8);
+        let mut changes: Vec<Change> = Vec::new();
+        for b in 0..LOAD_ROUTES / BATCH {
+            let routes: Vec<_> = (b * BATCH..(b + 1) * BATCH)
+                .map(|n| (load_prefix(n), Some(load_gw)))
+                .collect();
+            changes.push(Change {
+                request: Request::RouteLoad(RouteBatch {
+                    table: TableId::MAIN.0,
+                    protocol: Protocol::Static,
+                    distance: None,
+                    replace: true,
+                    routes: routes
+                        .iter()
+                        .map(|(p, _)| BatchRoute {
+                            prefix: *p,
+                            target: RouteTarget::Via {
+                                gateway: load_gw,
+                                port: None,
+                            },
                         })
-                        .collect();
-                    Change {
-                        request: Request::RouteLoad(RouteBatch {
-                            table: TableId::MAIN.0,
-                            protocol: Protocol::Static,
-                            distance: None,
-                            replace: true,
-                            routes: routes
-                                .iter()
-                                .map(|(p, _)| BatchRoute {
-                                    prefix: *p,
-                                    target: RouteTarget::Via {
-                                        gateway: g,
-                                        port: None,
-                                    },
-                                })
-                                .collect(),
-                        }),
-                        routes,
-                    }
-                } else {
-                    let p: Ipv4Prefix = format!("172.16.{}.0/24", rng.random_range(0..64u8))
-                        .parse()
-                        .unwrap();
-                    if rng.random_bool(0.4) {
-                        Change {
-                            request: Request::RouteDel(RouteDel {
-                                table: TableId::MAIN.0,
-                                prefix: p,
-                                protocol: Protocol::Static,
-                            }),
-                            routes: vec![(p, None)],
-                        }
-                    } else {
-                        let g = gw(rng.random_range(2..6));
-                        Change {
-                            request: Request::RouteReplace(RouteSpec {
-                                table: TableId::MAIN.0,
-                                prefix: p,
-                                target: RouteTarget::Via {
-                                    gateway: g,
-                                    port: None,
-                                },
-                                protocol: Protocol::Static,
-                                distance: None,
-                            }),
-                            routes: vec![(p, Some(g))],
-                        }
-                    }
-                }
-            })
-            .collect();
+                        .collect(),
+                }),
+                routes,
+            });
+            let churn = if b + 1 == LOAD_ROUTES / BATCH { 200 } else { 4 };
+            changes.extend((0..churn).map(|_| churn_change(&mut rng)));
+        }
         // Acknowledged: index of the last change that got `ok` (+1); the one after
         // it may have been in flight.
         let acked = Arc::new(Mutex::new(0usize));
@@ -252,11 +262,31 @@ fn sigkill_at_random_loses_no_acknowledged_change_and_half_applies_nothing() {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
+        if round % 5 == 4 {
+            // Every fifth round: killed in the churn after the whole load is in.
+            let whole = changes
+                .iter()
+                .rposition(|c| matches!(c.request, Request::RouteLoad(_)))
+                .expect("a load")
+                + 1;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while *acked.lock().unwrap() < whole && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..100)));
+        } else {
+            std::thread::sleep(Duration::from_millis(rng.random_range(20..KILL_WITHIN_MS)));
+        }
         daemon.sigkill();
         sender.join().unwrap();
         let n = *acked.lock().unwrap();
         acked_total += n;
+        let loaded = changes[..n]
+            .iter()
+            .filter(|c| matches!(c.request, Request::RouteLoad(_)))
+            .count()
+            * BATCH;
+        most_loaded = most_loaded.max(loaded);
         for c in &changes[..n] {
             for (p, g) in &c.routes {
                 match g {
@@ -299,8 +329,10 @@ fn sigkill_at_random_loses_no_acknowledged_change_and_half_applies_nothing() {
     // DPDK's runtime directory for the file prefix (a killed EAL leaves it).
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/fibre-crash-{}", std::process::id()));
     eprintln!(
-        "{rounds} rounds, {acked_total} acknowledged changes, {unsure_total} in flight at the kill, {} routes at the end, {:?}",
+        "{rounds} rounds, {acked_total} acknowledged changes, {unsure_total} in flight at the kill, at most {most_loaded} of the {LOAD_ROUTES} load routes acknowledged in a round, {} routes at the end, {:?}",
         model.len(),
         started.elapsed()
     );
+    // The kills landed across the load, and some round got all of it through.
+    assert!(most_loaded == LOAD_ROUTES, "no round loaded the whole table: {most_loaded}");
 }
