@@ -4,7 +4,10 @@
 //! blackholes included, and must converge across a zebra restart with a changed
 //! static configuration: stale routes go, new ones come, unchanged ones are never
 //! missing (sampled continuously) and are not removed by the resync (fibred's own
-//! account of what it swept).
+//! account of what it swept). And when the FPM connection is cut twice in the
+//! middle of zebra's dump of a changed table (`ss -K`, with the namespace's
+//! loopback rate limited so the dump takes seconds), fibre ends equal to zebra, with
+//! one resync, after the whole dump, sweeping exactly the routes zebra dropped.
 #![cfg(feature = "dpdk")]
 
 use serde_json::Value;
@@ -659,4 +662,145 @@ via = "198.51.100.2"
     assert_eq!(got["nexthop"]["gateway"], "192.0.2.9", "{got}");
     lab.stop_frr();
     lab.stop("fibred");
+}
+
+/// Routes zebra streams in the mid-stream test. staticd reads its configuration in
+/// time quadratic in its lines (3,000 routes took it 9 minutes); 500 are read in
+/// seconds, and a rate limit on the namespace's loopback stretches their dump.
+const MANY: usize = 500;
+
+/// `base` and MANY /24s under 20/8, each through one of three gateways; `then`
+/// moves every route to the next gateway, drops every tenth (50 of the MANY) and
+/// adds 45 new ones.
+fn many_statics(base: &str, then: bool) -> String {
+    let mut s = String::from(base);
+    for n in 0..MANY + if then { 50 } else { 0 } {
+        if then && n % 10 == 0 {
+            continue;
+        }
+        let gw = 10 + (n + usize::from(then)) % 3;
+        s.push_str(&format!(
+            "ip route 20.{}.{}.0/24 192.0.2.{gw}\n",
+            n / 256,
+            n % 256
+        ));
+    }
+    s
+}
+
+/// Kills fibred's FPM TCP connection from inside the namespace (`ss -K`, the
+/// kernel's SOCK_DESTROY), as a reset on the path would. Returns whether there was
+/// one to kill.
+fn kill_fpm_connection(lab: &Lab) -> bool {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns,
+            "ss",
+            "-K",
+            "-t",
+            "state",
+            "established",
+        ])
+        .args(["(", "sport", "=", ":2620", ")"])
+        .output()
+        .unwrap();
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("2620")
+}
+
+/// The FPM source's line of `source show`.
+fn fpm_source(lab: &Lab) -> Value {
+    let src = ctl(&lab.dir, &["source", "show"]).unwrap_or_default();
+    src.as_array()
+        .or_else(|| src["sources"].as_array())
+        .and_then(|a| a.iter().find(|s| s["name"] == "fpm").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// zebra's table once it holds `n` routes (staticd reads its file slowly).
+fn zebra_holds(lab: &Lab, n: usize) -> Table {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let z = zebra_table(&lab.vtysh_routes());
+        if z.len() == n {
+            return z;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "zebra has {} of {n} routes: {}",
+            z.len(),
+            lab.file("staticd.log") + &lab.file("zebra.log")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits for zebra to connect and start streaming, then kills the connection once
+/// fibred has some of the dump and not all of it. Returns the messages it had.
+fn kill_mid_stream(lab: &Lab, total: u64) -> u64 {
+    let before = fpm_source(lab)["messages"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let f = fpm_source(lab);
+        let got = f["messages"].as_u64().unwrap_or(0) - before;
+        if f["connected"] == true && got > 0 {
+            assert!(kill_fpm_connection(lab), "an FPM connection to kill");
+            assert!(
+                got < total,
+                "the dump was over ({got} messages) before the kill"
+            );
+            return got;
+        }
+        assert!(Instant::now() < deadline, "zebra did not stream again: {f}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn fibre_equals_zebra_after_the_fpm_connection_drops_mid_stream() {
+    let mut lab = Lab::new("midstream");
+    lab.start_fibred("");
+    lab.start_frr(&many_statics(STATICS_1, false));
+    let first_table = zebra_holds(&lab, 6 + MANY);
+    converge(&lab, &first_table, "first dump");
+
+    // 256 kbit/s on the namespace's loopback (zebra -> fibred is TCP there; vtysh
+    // and fibrectl use unix sockets): a dump of the table takes over a second.
+    run(Command::new("ip")
+        .args([
+            "netns", "exec", &lab.ns, "tc", "qdisc", "add", "dev", "lo", "root",
+        ])
+        .args(["tbf", "rate", "256kbit", "burst", "4kb", "latency", "2s"]));
+    // zebra restarts with a changed table (every 20/8 route through another
+    // gateway, 50 gone, 50 new, 10.2/16 and 172.16/12 gone, two new) and streams it;
+    // the connection is killed in the middle of that stream, and again in the
+    // middle of the next (zebra reconnects on its own). The FPM source holds its
+    // routes meanwhile; only a whole dump may end the resync.
+    let resyncs_before = resync_lines(&lab).len();
+    lab.stop_frr();
+    lab.start_frr(&many_statics(STATICS_2, true));
+    let total = (6 + MANY + 50 - (MANY + 50) / 10) as u64;
+    let first = kill_mid_stream(&lab, total);
+    let second = kill_mid_stream(&lab, total);
+    run(Command::new("ip").args([
+        "netns", "exec", &lab.ns, "tc", "qdisc", "del", "dev", "lo", "root",
+    ]));
+    let want = zebra_holds(&lab, total as usize);
+    assert_ne!(want, first_table);
+    let took = converge(&lab, &want, "after the connection drops");
+    let f = fpm_source(&lab);
+    eprintln!(
+        "killed after {first} and {second} of {total} messages; converged {took:?} after; FPM resyncs {} -> {}; {f}",
+        resyncs_before,
+        resync_lines(&lab).len()
+    );
+    assert_eq!(f["connected"], true, "{f}");
+    assert_eq!(f["routes"].as_u64(), Some(total), "{f}");
+    // Exactly one resync ended — after the whole dump, not after a cut-off part of
+    // it — and it swept exactly what zebra no longer has: the 50 dropped 20/8
+    // routes, 10.2/16 and 172.16/12.
+    let lines = resync_lines(&lab);
+    assert_eq!(lines.len(), resyncs_before + 1, "{lines:?}");
+    assert!(lines.last().unwrap().contains("removed=52"), "{lines:?}");
 }
