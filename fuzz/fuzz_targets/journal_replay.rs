@@ -17,7 +17,7 @@ use control::config::{Fsync, JournalConfig};
 use control::daemon::journal::Journal;
 use control::daemon::startup::restore_with;
 use control::proto::Reply;
-use fibre_fuzz::{router, visible};
+use fibre_fuzz::{restart_view, router};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -65,14 +65,14 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(refused.is_some(), "a journal that restores loads");
     drop(writer);
-    let after_first = visible(&mut first);
+    let after_first = restart_view(&mut first);
 
     let mut second = router();
     let writer = restore_with(&mut second, path, &cfg)
         .unwrap_or_else(|e| panic!("the journal the first restore left is refused: {e:#}"));
     drop(writer);
     assert_eq!(
-        visible(&mut second),
+        restart_view(&mut second),
         after_first,
         "a second restart restored another state"
     );
