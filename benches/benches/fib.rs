@@ -215,5 +215,65 @@ fn ring(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, inserts, replay, ring);
+/// A table audit's two sides over a whole table (docs/AUDIT.md): the FIB's digest
+/// of every /8 from its routes (what the control loop computes, one /8 at a time
+/// within its turn budget; the slowest /8 is printed), and a DIR-24-8 table's
+/// digest of every /8 (what a core computes in 16k-entry steps).
+fn audit(c: &mut Criterion) {
+    use fib::audit::{RangeSet, RunDigest};
+    let mut g = c.benchmark_group("fib/audit");
+    g.sample_size(10).measurement_time(Duration::from_secs(6));
+    for (name, routes) in tables() {
+        let mut fib = fib_with_nexthops();
+        load(&mut fib, &routes);
+        let mut tables = fib::ForwardingTables::default();
+        let mut sub = fib.register(fib::ListenerConfig::new("audited")).unwrap();
+        while !(sub.in_sync() && sub.applied_seq() == fib.seq() && sub.queued() == 0) {
+            fib.pump();
+            sub.poll(&mut tables, 1 << 16);
+        }
+        let whole = RangeSet::WHOLE;
+        let slowest = (0..256)
+            .map(|i| {
+                let t = Instant::now();
+                black_box(fib.audit_digest(TableId::MAIN, whole.start(i), 24).unwrap());
+                (t.elapsed(), i)
+            })
+            .max()
+            .unwrap();
+        eprintln!(
+            "{name}: slowest /8 for the FIB's side: {}/8 in {:?}",
+            slowest.1, slowest.0
+        );
+        g.bench_function(format!("fib-side/{name}"), |b| {
+            b.iter(|| {
+                (0..256)
+                    .map(|i| fib.audit_digest(TableId::MAIN, whole.start(i), 24).unwrap())
+                    .fold(0u64, |a, d| a ^ d)
+            })
+        });
+        g.bench_function(format!("table-side/{name}"), |b| {
+            b.iter(|| {
+                let mut x = 0u64;
+                for i in 0..256 {
+                    let mut d = RunDigest::new(whole.start(i), whole.size());
+                    let mut budget = usize::MAX;
+                    let done = tables.digest_range(
+                        TableId::MAIN,
+                        whole.start(i),
+                        whole.size(),
+                        &mut d,
+                        &mut budget,
+                    );
+                    assert!(done.is_none());
+                    x ^= d.finish();
+                }
+                x
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, inserts, replay, ring, audit);
 criterion_main!(benches);

@@ -334,5 +334,8 @@ fn sigkill_at_random_loses_no_acknowledged_change_and_half_applies_nothing() {
         started.elapsed()
     );
     // The kills landed across the load, and some round got all of it through.
-    assert!(most_loaded == LOAD_ROUTES, "no round loaded the whole table: {most_loaded}");
+    assert!(
+        most_loaded == LOAD_ROUTES,
+        "no round loaded the whole table: {most_loaded}"
+    );
 }

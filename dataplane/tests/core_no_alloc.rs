@@ -81,9 +81,12 @@ fn loop_iterations_with_traffic_do_not_allocate() {
         let mut inject = rig.pool.alloc().unwrap();
         inject.copy_from(&forwarded).unwrap();
         rig.handle.inject(inject, 2).unwrap();
-        // An audit of one /16 (256 /24s, a step each few iterations): the job is
-        // the control plane's allocation; the core only fills it.
-        let ranges = fib::audit::RangeSet::WHOLE.split(10).unwrap();
+        // An audit of one /16's 256 /24s (a step): the job is the control plane's
+        // allocation; the core only fills it.
+        let ranges = fib::audit::RangeSet::WHOLE
+            .split(10)
+            .and_then(|s| s.split(0))
+            .unwrap();
         let job = AuditJob::new(round, fib::TableId::MAIN, ranges);
         rig.handle.submit_audit(job).unwrap();
         WATCHING.with(|w| w.set(true));

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// `[fib] audit_interval` when the file does not say: every core's tables are
-/// checked against the FIB once a minute (a walk of each table in 16k-entry steps).
+/// checked against the FIB once a minute (a walk of each table in 4k-entry steps).
 pub const DEFAULT_AUDIT_INTERVAL_S: u64 = 60;
 
 /// Events per core's FIB listener ring when the file does not say.

@@ -69,8 +69,10 @@ pub struct RouteAnswer {
 /// Queries per core loop iteration at most (bounded work between bursts).
 pub(crate) const MAX_QUERIES_PER_POLL: usize = 4;
 
-/// An audit step's work per core loop iteration: table entries read (about 20 µs).
-pub(crate) const AUDIT_STEP: usize = 16 * 1024;
+/// An audit step's work per core loop iteration: table entries read. A whole
+/// RouteViews table digests in ~52 ms (`cargo bench -p benches --bench fib --
+/// fib/audit`, ~3 ns an entry), so a step is ~13 µs: a burst's worth of delay.
+pub(crate) const AUDIT_STEP: usize = 4 * 1024;
 
 /// Range digests the control plane asks a core to take from its serving tables
 /// (`fibrectl fib audit`, see `fib::audit`): the digest of each range of `ranges`
