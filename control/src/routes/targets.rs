@@ -25,12 +25,7 @@ pub fn nexthop_of<B: Backend>(r: &Router<B>, target: &RouteTarget) -> Result<Nex
             port: r.interfaces.port(p)?,
         },
         RouteTarget::Blackhole => Nexthop::Blackhole,
-        RouteTarget::Nexthop(id) => {
-            r.fib
-                .nexthop(NexthopId(*id))
-                .ok_or_else(|| ErrorReply::not_found(format!("nexthop {id} does not exist")))?
-                .0
-        }
+        RouteTarget::Nexthop(id) => object(r, *id)?,
         RouteTarget::Multipath(_) => {
             return Err(ErrorReply::invalid(
                 "a multipath route's target is a list of paths, not one nexthop",
@@ -122,12 +117,7 @@ pub fn nexthop_id<B: Backend>(
             }
             group
         }
-        RouteTarget::Nexthop(id) => {
-            r.fib
-                .nexthop(NexthopId(*id))
-                .ok_or_else(|| ErrorReply::not_found(format!("nexthop {id} does not exist")))?;
-            Ok(NexthopId(*id))
-        }
+        RouteTarget::Nexthop(id) => object(r, *id).map(|_| NexthopId(*id)),
         single => {
             let nh = nexthop_of(r, single)?;
             let id = r.fib.nexthop_for(nh)?;
@@ -139,4 +129,21 @@ pub fn nexthop_id<B: Backend>(
             Ok(id)
         }
     }
+}
+
+/// The nexthop object `id` (`nexthop add`). A nexthop made for routes (`via`, `dev`,
+/// `blackhole`) or a multipath group is not named by id: it goes with its last
+/// route, and its id is another on the next run, so a route or a journal line naming
+/// it could later name something else.
+fn object<B: Backend>(r: &Router<B>, id: u32) -> Result<Nexthop, ErrorReply> {
+    let (nexthop, _) = r
+        .fib
+        .nexthop(NexthopId(id))
+        .ok_or_else(|| ErrorReply::not_found(format!("nexthop {id} does not exist")))?;
+    if !r.fib.is_nexthop_object(NexthopId(id)) {
+        return Err(ErrorReply::invalid(format!(
+            "nexthop {id} ({nexthop}) is not a nexthop object (nexthop add) but one made for routes or addresses: name the target itself"
+        )));
+    }
+    Ok(nexthop)
 }

@@ -193,6 +193,12 @@ impl Fib {
         self.nexthops.find(nexthop)
     }
 
+    /// Whether `id` is a nexthop object ([`Self::add_nexthop`]), as opposed to one
+    /// made for routes ([`Self::nexthop_for`]) or a multipath group.
+    pub fn is_nexthop_object(&self, id: NexthopId) -> bool {
+        !is_group_id(id.0) && self.nexthops.get(id).is_some_and(|e| !e.implicit)
+    }
+
     /// A nexthop and the number of routes using it.
     pub fn nexthop(&self, id: NexthopId) -> Option<(Nexthop, u32)> {
         self.nexthops.get(id).map(|e| (e.nexthop, e.refcount))
