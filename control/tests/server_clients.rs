@@ -358,8 +358,11 @@ fn poll_returns_quickly_under_a_flood() {
     drop(server);
     flooder.join().unwrap();
     assert!(served > 1000, "served {served}");
+    // The bound is structural (requests_per_poll, checked above); the time only
+    // catches a poll that drains the flood. 100 ms, not less: on a 2-CPU machine
+    // busy with builds a 20 ms bound failed on scheduling alone (24 ms seen).
     assert!(
-        longest < Duration::from_millis(20),
+        longest < Duration::from_millis(100),
         "a poll took {longest:?}"
     );
 }

@@ -21,15 +21,26 @@ pub fn addr_add<B: Backend>(r: &mut Router<B>, a: AddrSpec) -> Response {
         ));
     }
     let table = r.interfaces.table(port);
-    let connected = r.fib.nexthop_for(Nexthop::Connected { port })?;
-    let local = r.fib.nexthop_for(Nexthop::Local)?;
-    r.fib.replace_route(
-        table,
-        a.addr.subnet(),
-        Route::new(connected, Protocol::Connected),
-    )?;
-    r.fib
-        .replace_route(table, a.addr.host(), Route::new(local, Protocol::Local))?;
+    // Both routes or neither; the nexthops made for them go again if refused.
+    let fib = &mut r.fib;
+    let connected = fib.nexthop_for(Nexthop::Connected { port })?;
+    let added = fib.nexthop_for(Nexthop::Local).and_then(|local| {
+        fib.route(table, &a.addr.subnet())?;
+        fib.route(table, &a.addr.host())?;
+        fib.replace_route(
+            table,
+            a.addr.subnet(),
+            Route::new(connected, Protocol::Connected),
+        )?;
+        fib.replace_route(table, a.addr.host(), Route::new(local, Protocol::Local))
+    });
+    if let Err(e) = added {
+        fib.free_if_unused(connected);
+        if let Some(local) = fib.find_nexthop(&Nexthop::Local) {
+            fib.free_if_unused(local);
+        }
+        return Err(e.into());
+    }
     r.interfaces.addrs.push((port, a.addr));
     sync_slowpath(r);
     Ok(Reply::Done)
