@@ -83,6 +83,21 @@ fn route_via(p: &str, gateway: Ipv4Addr) -> Request {
     })
 }
 
+/// `route load` of static routes into main (replacing), as fibrectl sends it.
+fn load(r: &mut SoftRouter, routes: Vec<BatchRoute>) -> BatchApplied {
+    let batch = Request::RouteLoad(RouteBatch {
+        table: TableId::MAIN.0,
+        protocol: Protocol::Static,
+        distance: None,
+        replace: true,
+        routes,
+    });
+    match ok(r, batch) {
+        Reply::BatchApplied(b) => b,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn neigh(addr: Ipv4Addr, mac: EthernetAddress) -> Request {
     Request::NeighAdd(NeighSpec {
         addr,
@@ -485,18 +500,7 @@ fn a_late_core_gets_the_whole_table_replayed() {
             },
         })
         .collect();
-    let Reply::BatchApplied(b) = ok(
-        &mut r,
-        Request::RouteLoad(RouteBatch {
-            table: TableId::MAIN.0,
-            protocol: Protocol::Static,
-            distance: None,
-            replace: true,
-            routes,
-        }),
-    ) else {
-        panic!();
-    };
+    let b = load(&mut r, routes);
     assert_eq!((b.applied, b.failed), (2000, 0));
     let late = add_core_in_step(&mut r);
     assert_eq!(late, 1);
@@ -887,16 +891,7 @@ fn audited_router() -> SoftRouter {
                 },
             })
             .collect();
-        ok(
-            &mut r,
-            Request::RouteLoad(RouteBatch {
-                table: TableId::MAIN.0,
-                protocol: Protocol::Static,
-                distance: None,
-                replace: true,
-                routes,
-            }),
-        );
+        assert_eq!(load(&mut r, routes).failed, 0);
     }
     wait_in_step(&mut r);
     r

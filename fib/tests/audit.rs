@@ -3,6 +3,7 @@
 //! changes exactly the digests of the ranges holding it; `unchanged_since` says when
 //! a digest taken at an older seq still compares.
 
+mod common;
 mod dir24_support;
 
 use dir24_support::{dense_regions, random_prefix, rng, RefLpm};
@@ -18,15 +19,8 @@ const MAIN: TableId = TableId::MAIN;
 
 /// Polls the listener until it has applied everything the FIB committed.
 fn drain(fib: &mut Fib, sub: &mut Subscription, tables: &mut ForwardingTables) {
-    for _ in 0..100_000 {
-        fib.pump();
-        sub.poll(tables, 4096);
-        assert!(!sub.failed(), "listener failed: {sub:?}");
-        if sub.in_sync() && sub.applied_seq() == fib.seq() && sub.queued() == 0 {
-            return;
-        }
-    }
-    panic!("listener did not catch up");
+    common::drain(fib, sub, tables);
+    assert!(!sub.failed(), "listener failed: {sub:?}");
 }
 
 /// The listener's digest of range `i` of `set`, taken in small budgeted steps as a

@@ -3,7 +3,6 @@
 
 use super::{AddrSpec, AddressInfo, LinkInfo, PortFilter};
 use crate::daemon::{Backend, Router};
-use crate::nexthops::release_if_unused;
 use crate::proto::{ErrorKind, ErrorReply, Reply, Response};
 use crate::slowpath::Interface;
 use fib::{Nexthop, PortId, Protocol, Route};
@@ -72,8 +71,6 @@ pub fn addr_del<B: Backend>(r: &mut Router<B>, a: AddrSpec) -> Response {
         let _ = r.fib.del_route(table, a.addr.subnet(), Protocol::Connected);
     }
     let _ = r.fib.del_route(table, a.addr.host(), Protocol::Local);
-    release_if_unused(&mut r.fib, Nexthop::Connected { port });
-    release_if_unused(&mut r.fib, Nexthop::Local);
     sync_slowpath(r);
     Ok(Reply::Done)
 }

@@ -61,21 +61,16 @@ impl HostRoutes {
             .is_ok()
         {
             self.installed.insert((port, host));
+        } else {
+            fib.free_if_unused(nh);
         }
     }
 
-    /// Removes the host's /32 (if installed) and its nexthop once unused.
+    /// Removes the host's /32 (if installed); its nexthop goes with its last route.
     pub fn remove(&mut self, fib: &mut Fib, table: TableId, port: PortId, host: Ipv4Addr) {
         if !self.installed.remove(&(port, host)) {
             return;
         }
         let _ = fib.del_route(table, host_prefix(host), Protocol::Connected);
-        crate::nexthops::release_if_unused(
-            fib,
-            Nexthop::Gateway {
-                port,
-                gateway: host,
-            },
-        );
     }
 }

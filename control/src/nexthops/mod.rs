@@ -54,13 +54,3 @@ pub struct NexthopAdded {
 pub struct NexthopDel {
     pub id: u32,
 }
-
-/// Deletes `nexthop` if it exists and no route holds it (what an address or host
-/// route created and its removal leaves behind).
-pub(crate) fn release_if_unused(fib: &mut fib::Fib, nexthop: fib::Nexthop) {
-    if let Some(id) = fib.find_nexthop(&nexthop) {
-        if fib.nexthop(id).is_some_and(|(_, refs)| refs == 0) {
-            let _ = fib.del_nexthop(id);
-        }
-    }
-}

@@ -2,12 +2,12 @@
 #![allow(dead_code)]
 
 use fib::reference::{expected_state, ReferenceSink};
-use fib::{Fib, Nexthop, NexthopId, Subscription};
+use fib::{EventSink, Fib, Nexthop, NexthopId, Subscription};
 use std::net::Ipv4Addr;
 
 /// Pumps the FIB and polls the listener (single-threaded) until it has applied
 /// everything the FIB committed. Panics if that takes unreasonably many turns.
-pub fn drain(fib: &mut Fib, sub: &mut Subscription, sink: &mut ReferenceSink) {
+pub fn drain<S: EventSink>(fib: &mut Fib, sub: &mut Subscription, sink: &mut S) {
     for _ in 0..1_000_000 {
         fib.pump();
         sub.poll(sink, 4096);
