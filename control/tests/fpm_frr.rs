@@ -131,10 +131,14 @@ impl Lab {
     }
 
     fn start_frr(&mut self, statics: &str) {
-        self.write_frr_conf(
-            "zebra",
-            "hostname fibre-fpm-test\nfpm address 127.0.0.1 port 2620\n",
-        );
+        self.start_frr_with(statics, true);
+    }
+
+    /// zebra and staticd; zebra connects to fibred's FPM server at once when
+    /// `fpm`, and only on [`Lab::connect_fpm`] otherwise.
+    fn start_frr_with(&mut self, statics: &str, fpm: bool) {
+        let fpm = if fpm { FPM_ADDRESS } else { "" };
+        self.write_frr_conf("zebra", &format!("hostname fibre-fpm-test\n{fpm}\n"));
         self.write_frr_conf("staticd", statics);
         let mut z = self.frr_args("zebra");
         z.extend(["-M".into(), "dplane_fpm_nl".into()]);
@@ -178,6 +182,14 @@ impl Lab {
             }
         }
         out
+    }
+
+    /// Gives a zebra started without it the FPM address: it connects then.
+    fn connect_fpm(&self) {
+        run(Command::new("ip")
+            .args(["netns", "exec", &self.ns, "vtysh"])
+            .arg(format!("--vty_socket={}", self.dir.display()))
+            .args(["-c", "configure terminal", "-c", FPM_ADDRESS]));
     }
 
     fn vtysh_routes(&self) -> Value {
@@ -664,6 +676,9 @@ via = "198.51.100.2"
     lab.stop("fibred");
 }
 
+/// zebra's configuration line that makes it connect to fibred.
+const FPM_ADDRESS: &str = "fpm address 127.0.0.1 port 2620";
+
 /// Routes zebra streams in the mid-stream test. staticd reads its configuration in
 /// time quadratic in its lines (3,000 routes took it 9 minutes); 500 are read in
 /// seconds, and a rate limit on the namespace's loopback stretches their dump.
@@ -766,7 +781,11 @@ fn fibre_equals_zebra_after_the_fpm_connection_drops_mid_stream() {
     converge(&lab, &first_table, "first dump");
 
     // 256 kbit/s on the namespace's loopback (zebra -> fibred is TCP there; vtysh
-    // and fibrectl use unix sockets): a dump of the table takes over a second.
+    // and fibrectl use unix sockets): a dump of the table takes over a second. tbf
+    // drops every packet larger than its bucket, and TCP on a 64k-MTU loopback
+    // sends segments of up to 64k: the MTU goes down to 1500 first, or zebra's
+    // dump would stall (as it did, with 'Connection timed out' in zebra's log).
+    run(Command::new("ip").args(["-n", &lab.ns, "link", "set", "lo", "mtu", "1500"]));
     run(Command::new("ip")
         .args([
             "netns", "exec", &lab.ns, "tc", "qdisc", "add", "dev", "lo", "root",
@@ -777,10 +796,15 @@ fn fibre_equals_zebra_after_the_fpm_connection_drops_mid_stream() {
     // the connection is killed in the middle of that stream, and again in the
     // middle of the next (zebra reconnects on its own). The FPM source holds its
     // routes meanwhile; only a whole dump may end the resync.
+    // zebra is given the FPM address only once it holds its whole table: a zebra
+    // that connects while staticd is still reading its file streams part of the
+    // table, and fibred ends that resync (rightly) after 3 s of quiet.
     let resyncs_before = resync_lines(&lab).len();
     lab.stop_frr();
-    lab.start_frr(&many_statics(STATICS_2, true));
+    lab.start_frr_with(&many_statics(STATICS_2, true), false);
     let total = (6 + MANY + 50 - (MANY + 50) / 10) as u64;
+    zebra_holds(&lab, total as usize);
+    lab.connect_fpm();
     let first = kill_mid_stream(&lab, total);
     let second = kill_mid_stream(&lab, total);
     run(Command::new("ip").args([
