@@ -8,7 +8,7 @@ DATA := data
 
 # Debian packages the build, the tests and the demo need.
 APT_PACKAGES := dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang pkg-config iproute2 iputils-ping \
-	iperf3 traceroute frr gnuplot-nox shellcheck lua5.4
+	iperf3 traceroute frr gnuplot-nox shellcheck lua5.4 prometheus
 
 .PHONY: all deps data build run test bench clean
 

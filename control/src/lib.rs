@@ -10,6 +10,8 @@
 //! - [`stats`]: counters and `fib status`.
 //! - [`audit`]: `fib audit`: each core's tables checked against the FIB, range by
 //!   range while it forwards, and resynced when found wrong; also periodic.
+//! - [`metrics`]: the metrics endpoint (OpenMetrics over HTTP, its own thread) and
+//!   the counters it adds: requests by op, commit-to-applied latency.
 //! - [`source`]: route sources outside fibred: the kernel's table (rtnetlink) and
 //!   FRR's zebra (FPM).
 //! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
@@ -36,6 +38,7 @@ pub mod config;
 pub mod cores;
 pub mod daemon;
 pub mod interfaces;
+pub mod metrics;
 pub mod neighbours;
 pub mod nexthops;
 pub mod proto;

@@ -575,3 +575,225 @@ fn an_invalid_configuration_exits_2_naming_file_line_and_column() {
         );
     }
 }
+
+/// A port nothing listens on now (the kernel's pick for port 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over HTTP/1.0: (status line and headers, body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    try_http_get(port, path, "*/*").unwrap()
+}
+
+/// The same with an Accept header; an error if nothing listens (yet).
+fn try_http_get(port: u16, path: &str, accept: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    Ok((head.to_string(), body.to_string()))
+}
+
+/// A Prometheus server of Debian's package, scraping `target` every second; killed
+/// (by its PID) on drop.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, target: u16) -> Prometheus {
+        let dir = dir.join("prometheus");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fibred\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus (Debian's package; make deps installs it)");
+        Prometheus { child, port, dir }
+    }
+
+    /// An instant query's single value, if the result has exactly one series.
+    fn value(&self, query: &str) -> Option<f64> {
+        let (head, body) =
+            try_http_get(self.port, &format!("/api/v1/query?query={query}"), "*/*").ok()?;
+        if !head.contains(" 200 ") {
+            return None;
+        }
+        let v: Value = serde_json::from_str(&body).ok()?;
+        let result = v["data"]["result"].as_array()?;
+        match result.as_slice() {
+            [one] => one["value"][1].as_str()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The cores' forwarded packets, as `fibrectl -j stats` gives them.
+fn forwarded(d: &Daemon) -> u64 {
+    d.json(&["stats"])["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["forwarded"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn prometheus_scrapes_the_metrics_endpoint_and_sees_what_fibrectl_sees() {
+    let tmp = Daemon::dir("metrics");
+    let dir = tmp.path();
+    let pcap = dir.join("gen.pcap");
+    write_pcap(&pcap);
+    let ports = format!(
+        r#", "--vdev=net_pcap0,rx_pcap={},tx_pcap=/dev/null", "--vdev=net_null1,no-rx=1""#,
+        pcap.display()
+    );
+    let metrics = free_port();
+    let cfg = config(dir, "e2e-metrics", &ports, 1)
+        + &format!(
+            "\n[[route]]\nprefix = \"10.0.0.0/8\"\nvia = \"198.51.100.2\"\n\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n"
+        );
+    let d = Daemon::start(dir, &cfg);
+    // The pcap's 64 frames, read once, all forwarded by the configured route.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while forwarded(&d) < 64 {
+        assert!(Instant::now() < deadline, "{}", d.json(&["stats"]));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The endpoint: OpenMetrics to whom asks for it, as Prometheus does...
+    let (head, body) = try_http_get(
+        metrics,
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+    )
+    .unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    for line in [
+        "fibre_core_forwarded_packets_total{core=\"core0\"} 64",
+        "fibre_core_rx_packets_total{core=\"core0\",port=\"p0\"} 64",
+        "fibre_routes{table=\"254\",protocol=\"static\"} 1",
+        "fibre_fib_listener_in_sync{listener=\"core0\"} 1",
+        "fibre_source_connected{source=\"kernel\",protocol=\"kernel\"} 0",
+    ] {
+        if line.contains("source=") {
+            // No route source is configured here: no source series at all.
+            assert!(!body.contains("fibre_source_connected{"), "{body}");
+            continue;
+        }
+        assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
+    }
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    // ...and the classic text format to others, which promtool checks.
+    let (head, body) = http_get(metrics, "/metrics");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(
+        body.lines()
+            .any(|l| l == "fibre_core_forwarded_packets_total{core=\"core0\"} 64"),
+        "{body}"
+    );
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(body.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("promtool (Debian's prometheus package)");
+    assert!(
+        check.status.success(),
+        "promtool check metrics: {}{}\n{body}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let (head, _) = http_get(metrics, "/nothing");
+    assert!(head.contains(" 404 "), "{head}");
+
+    // A real Prometheus scraping every second: its value of the forwarded counter
+    // is fibrectl's, read before and after the query (the counters are still: the
+    // pcap was read once).
+    let prom = Prometheus::start(dir, metrics);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let before = forwarded(&d);
+        let scraped = prom.value("fibre_core_forwarded_packets_total");
+        let after = forwarded(&d);
+        if let Some(v) = scraped {
+            assert_eq!(before, after, "the counters move without traffic");
+            assert_eq!(v, before as f64, "Prometheus has {v}, fibrectl {before}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped fibred: {}",
+            prom.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(prom.value("up"), Some(1.0), "{}", prom.log());
+    drop(prom);
+    assert_eq!(d.stop(), 0);
+}

@@ -34,6 +34,8 @@ impl Backend for NoCores {
                 tx_packets: 22,
                 tx_bytes: 2200,
                 tx_dropped: 2,
+                rx_missed: 1,
+                ..LinkCounters::default()
             },
         }
     }

@@ -143,6 +143,30 @@ pub struct FpmSourceConfig {
     pub distance: Option<u8>,
 }
 
+/// `[metrics]`: the OpenMetrics endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where to serve `GET /metrics`; `None`: not served (`enabled = false`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// `listen` was given: failing to bind it stops start-up. The default address
+    /// is taken when free; when another process has it, fibred starts without
+    /// the endpoint and logs why.
+    pub required: bool,
+}
+
+/// The endpoint's default address (the port Prometheus' exporters use for
+/// unlisted exporters, on loopback only).
+pub const DEFAULT_METRICS_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 9464);
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: Some(std::net::SocketAddr::from(DEFAULT_METRICS_LISTEN)),
+            required: false,
+        }
+    }
+}
+
 /// When a journaled change is durable, before its reply is sent (`[journal] fsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fsync {
@@ -193,6 +217,7 @@ pub struct Config {
     pub neighbours: Vec<NeighbourConfig>,
     pub kernel: Option<KernelSourceConfig>,
     pub fpm: Option<FpmSourceConfig>,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {

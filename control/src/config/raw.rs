@@ -35,6 +35,17 @@ pub(super) struct RawConfig {
     pub(super) kernel: Option<RawKernel>,
     #[serde(default)]
     pub(super) fpm: Option<RawFpm>,
+    #[serde(default)]
+    pub(super) metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
+    #[serde(default)]
+    pub(super) listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -263,6 +263,25 @@ impl Validator<'_> {
                 distance: f.distance,
             }),
         };
+        let metrics = match raw.metrics {
+            None => MetricsConfig::default(),
+            Some(m) if m.enabled == Some(false) => MetricsConfig {
+                listen: None,
+                required: false,
+            },
+            Some(m) => match &m.listen {
+                None => MetricsConfig::default(),
+                Some(l) => MetricsConfig {
+                    listen: Some(l.get_ref().parse().map_err(|e| {
+                        self.err(
+                            l.span(),
+                            format!("metrics.listen {:?}: {e} (want ADDR:PORT)", l.get_ref()),
+                        )
+                    })?),
+                    required: true,
+                },
+            },
+        };
         Ok(Config {
             eal: raw.eal,
             control_socket,
@@ -282,6 +301,7 @@ impl Validator<'_> {
             neighbours,
             kernel,
             fpm,
+            metrics,
         })
     }
 

@@ -5,7 +5,7 @@
 
 use crate::daemon::{Backend, Router};
 use crate::proto::{self, HelloReply, Reply, Request, Response};
-use crate::{audit, cores, interfaces, neighbours, nexthops, routes, source, stats};
+use crate::{audit, cores, interfaces, metrics, neighbours, nexthops, routes, source, stats};
 use std::time::Instant;
 
 /// Whether an accepted request is journaled.
@@ -49,6 +49,7 @@ pub fn dispatch<B: Backend>(
         Request::FibAudit(a) => (audit::handler::run_now(r, a), Skip),
         Request::Stats => (stats::handler::stats(r), Skip),
         Request::SourceShow => (source::handler::show(r), Skip),
+        Request::Metrics => (metrics::handler::metrics(r), Skip),
     }
 }
 

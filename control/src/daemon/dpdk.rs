@@ -196,6 +196,9 @@ impl<'scope, 'env: 'scope, 'eal: 'env> Backend for DpdkBackend<'scope, 'env, 'ea
                 tx_packets: stats.opackets,
                 tx_bytes: stats.obytes,
                 tx_dropped: stats.oerrors,
+                rx_missed: stats.imissed,
+                rx_errors: stats.ierrors,
+                rx_nombuf: stats.rx_nombuf,
             },
         }
     }

@@ -64,6 +64,8 @@ pub struct Router<B: Backend> {
     /// that work ended (`fib::listener::monotonic_ns`), for `fib status`.
     pub(crate) last_commit: (u64, u64),
     pub(crate) audits: crate::audit::Audits,
+    /// Requests by op, commit latency, the route count cache.
+    pub(crate) metrics: crate::metrics::handler::MetricsState,
 }
 
 impl<B: Backend> Router<B> {
@@ -84,6 +86,7 @@ impl<B: Backend> Router<B> {
             route_rows: None,
             last_commit: (0, 0),
             audits: Default::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -91,8 +94,13 @@ impl<B: Backend> Router<B> {
     /// accepted one that changed state is kept for the journal.
     pub fn handle(&mut self, request: Request) -> Response {
         self.counters.requests += 1;
+        let op = request.name();
+        self.metrics.requests.request(op);
         let copy = request.clone();
         let (response, journal) = dispatch::dispatch(self, request, Instant::now());
+        if let Err(e) = &response {
+            self.metrics.requests.error(op, e.kind);
+        }
         self.note_commit();
         if response.is_ok() && journal == dispatch::Journal::Keep {
             self.journal_out.push(copy);
@@ -107,6 +115,7 @@ impl<B: Backend> Router<B> {
         match request {
             Request::RouteShow(filter) => {
                 self.counters.requests += 1;
+                self.metrics.requests.request("route_show");
                 let rows = crate::routes::stream::rows(self);
                 Answer::Stream(Box::new(crate::routes::stream::RouteShowStream::new(
                     id, rows, filter,
@@ -114,10 +123,14 @@ impl<B: Backend> Router<B> {
             }
             Request::FibAudit(a) => {
                 self.counters.requests += 1;
+                self.metrics.requests.request("fib_audit");
                 let ticket = self.audits.new_ticket();
                 match crate::audit::handler::start(self, a, Some(ticket)) {
                     Ok(_) => Answer::Later(ticket),
-                    Err(e) => Answer::Now(Err(e)),
+                    Err(e) => {
+                        self.metrics.requests.error("fib_audit", e.kind);
+                        Answer::Now(Err(e))
+                    }
                 }
             }
             other => Answer::Now(self.handle(other)),
@@ -166,6 +179,7 @@ impl<B: Backend> Router<B> {
     /// Counts a turn of the control loop that took `took` (its work, not its sleep).
     pub fn note_turn(&mut self, took: std::time::Duration) {
         self.counters.turns.record(took);
+        self.metrics.commits.observe(self.fib.watermark_at());
     }
 
     /// One turn of the control loop's own work: FIB delivery, punted frames (at
@@ -214,6 +228,7 @@ impl<B: Backend> Router<B> {
         let seq = self.fib.seq();
         if seq != self.last_commit.0 {
             self.last_commit = (seq, fib::listener::monotonic_ns());
+            self.metrics.commits.commit(seq, self.last_commit.1);
         }
     }
 

@@ -208,12 +208,30 @@ pub fn run<B: Backend>(
     }
     let mut server = Server::bind(&cfg.control_socket)
         .with_context(|| format!("control socket {}", cfg.control_socket.display()))?;
+    let metrics = start_metrics(cfg)?;
     tracing::info!(socket = %cfg.control_socket.display(), routes = router.fib().stats().prefixes, "fibred ready");
     serve::serve(&mut router, &mut server, journal.as_ref(), stop);
     tracing::info!("shutting down");
+    drop(metrics);
     router.stop_all();
     drop(server);
     // Writes what is queued for the journal (the replies already waited for it).
     drop(journal);
     Ok(())
+}
+
+/// The metrics endpoint of `[metrics]`: a bind failure of an address the
+/// configuration names stops start-up; the default's only loses the endpoint.
+fn start_metrics(cfg: &Config) -> Result<Option<crate::metrics::http::Endpoint>> {
+    let Some(listen) = cfg.metrics.listen else {
+        return Ok(None);
+    };
+    match crate::metrics::http::Endpoint::start(listen, cfg.control_socket.clone()) {
+        Ok(e) => Ok(Some(e)),
+        Err(e) if !cfg.metrics.required => {
+            tracing::warn!(error = %e, "no metrics endpoint ([metrics] listen sets another address)");
+            Ok(None)
+        }
+        Err(e) => Err(e.context("[metrics] listen")),
+    }
 }

@@ -176,6 +176,19 @@ pub struct LinkCounters {
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub tx_dropped: u64,
+    /// What makes up `rx_dropped`, as the device tells it (DPDK's `imissed`: no
+    /// room in the RX ring; `ierrors`: bad frames; `rx_nombuf`: no mbuf). Absent
+    /// when 0 and on software ports.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rx_missed: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rx_errors: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rx_nombuf: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a port looks like to `link show`, from its backend.

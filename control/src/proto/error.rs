@@ -5,7 +5,7 @@ use fib::FibError;
 use serde::{Deserialize, Serialize};
 
 /// The machine-readable class of an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Not JSON, or not the envelope (`v`, `id`, `request`).

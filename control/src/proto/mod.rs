@@ -88,6 +88,8 @@ pub enum Request {
     Stats,
     /// The route sources (kernel mirror, FPM server) and their state.
     SourceShow,
+    /// Every counter for the metrics endpoint, in one snapshot.
+    Metrics,
 }
 
 impl Request {
@@ -128,6 +130,7 @@ pub enum Reply {
     FibAudit(crate::audit::AuditReply),
     Stats(StatsReply),
     Sources(Vec<SourceInfo>),
+    Metrics(Box<crate::metrics::MetricsReply>),
 }
 
 /// A response: the payload or the error.

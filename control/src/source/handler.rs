@@ -26,22 +26,24 @@ pub struct SourceInfo {
 }
 
 pub fn show<B: Backend>(r: &Router<B>) -> Response {
-    Ok(Reply::Sources(
-        r.sources
-            .iter()
-            .map(|s| SourceInfo {
-                name: s.name.to_string(),
-                protocol: s.protocol.name().to_string(),
-                connected: s.status.connected.load(Relaxed),
-                routes: s.status.routes.load(Relaxed),
-                messages: s.status.messages.load(Relaxed),
-                resyncs: s.status.resyncs.load(Relaxed),
-                ignored: s.status.ignored.load(Relaxed),
-                refused: s.status.refused.load(Relaxed),
-                last_error: s.status.last_error(),
-            })
-            .collect(),
-    ))
+    Ok(Reply::Sources(infos(r)))
+}
+
+pub fn infos<B: Backend>(r: &Router<B>) -> Vec<SourceInfo> {
+    r.sources
+        .iter()
+        .map(|s| SourceInfo {
+            name: s.name.to_string(),
+            protocol: s.protocol.name().to_string(),
+            connected: s.status.connected.load(Relaxed),
+            routes: s.status.routes.load(Relaxed),
+            messages: s.status.messages.load(Relaxed),
+            resyncs: s.status.resyncs.load(Relaxed),
+            ignored: s.status.ignored.load(Relaxed),
+            refused: s.status.refused.load(Relaxed),
+            last_error: s.status.last_error(),
+        })
+        .collect()
 }
 
 /// Starts taking requests from a route source.

@@ -7,6 +7,10 @@ use crate::proto::{Reply, Response};
 use fib::PortId;
 
 pub fn stats<B: Backend>(r: &Router<B>) -> Response {
+    Ok(Reply::Stats(stats_reply(r)))
+}
+
+pub fn stats_reply<B: Backend>(r: &Router<B>) -> StatsReply {
     let cores = r
         .cores
         .slots
@@ -29,7 +33,7 @@ pub fn stats<B: Backend>(r: &Router<B>) -> Response {
             }
         })
         .collect();
-    Ok(Reply::Stats(StatsReply {
+    StatsReply {
         uptime_ms: r.started.elapsed().as_millis() as u64,
         fib_seq: r.fib.seq(),
         cores,
@@ -44,12 +48,16 @@ pub fn stats<B: Backend>(r: &Router<B>) -> Response {
             arp_requests_sent: r.counters.arp_requests_sent,
             turn_us: r.counters.turns.buckets(),
         },
-    }))
+    }
 }
 
 pub fn fib_status<B: Backend>(r: &Router<B>) -> Response {
+    Ok(Reply::FibStatus(fib_status_reply(r)))
+}
+
+pub fn fib_status_reply<B: Backend>(r: &Router<B>) -> FibStatus {
     let mut s = FibStatus::from_fib(&r.fib);
     (s.committed_seq, s.committed_at_ns) = r.last_commit;
     s.audit = r.audits.counters;
-    Ok(Reply::FibStatus(s))
+    s
 }

@@ -50,7 +50,7 @@ impl From<&ListenerStatus> for ListenerInfo {
 }
 
 /// `fib status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FibStatus {
     pub seq: u64,
     pub tables: usize,

@@ -32,6 +32,8 @@ struct CoreCells {
 struct RareCells {
     bad_egress_port: AtomicU64,
     pinned_cpu: AtomicU64,
+    tbl8_groups_used: AtomicU64,
+    tbl8_groups_max: AtomicU64,
 }
 
 /// One port's words as this core sees them (its own queue pair on that port).
@@ -88,6 +90,8 @@ impl CoreCounters {
             injected: c.injected.load(Relaxed),
             inject_dropped: c.inject_dropped.load(Relaxed),
             bad_egress_port: self.rare.bad_egress_port.load(Relaxed),
+            tbl8_groups_used: self.rare.tbl8_groups_used.load(Relaxed),
+            tbl8_groups_max: self.rare.tbl8_groups_max.load(Relaxed),
             pinned_cpu: (pinned != NOT_PINNED).then_some(pinned as usize),
             drops: core::array::from_fn(|i| self.drops[i].load(Relaxed)),
             punts: core::array::from_fn(|i| self.punts[i].load(Relaxed)),
@@ -114,6 +118,13 @@ impl CoreCounters {
     /// the core is alive and has published at least once since.
     pub fn iterations(&self) -> u64 {
         self.core.iterations.load(Relaxed)
+    }
+
+    /// The serving tables' tbl8 groups in use and their most; the core stores them
+    /// after an iteration that applied FIB events (they change only then).
+    pub(crate) fn set_tbl8_groups(&self, (used, max): (u64, u64)) {
+        self.rare.tbl8_groups_used.store(used, Relaxed);
+        self.rare.tbl8_groups_max.store(max, Relaxed);
     }
 
     pub(crate) fn set_pinned(&self, cpu: Option<usize>) {
@@ -209,6 +220,10 @@ pub struct CoreStats {
     pub inject_dropped: u64,
     /// Packets whose nexthop's port is not one of this core's (freed).
     pub bad_egress_port: u64,
+    /// tbl8 groups the serving tables use, and the most they may (summed over
+    /// the core's tables), as of the last iteration that applied FIB events.
+    pub tbl8_groups_used: u64,
+    pub tbl8_groups_max: u64,
     /// The CPU the core's thread is pinned to, if it is.
     pub pinned_cpu: Option<usize>,
     pub drops: [u64; DropReason::COUNT],

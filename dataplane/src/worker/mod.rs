@@ -364,6 +364,10 @@ impl<P: Port> ForwardingCore<P> {
         } else {
             self.subscription.poll(&mut self.tables, self.fib_budget)
         };
+        if outcome.applied > 0 {
+            // Off the packet path: a walk of the core's few tables' pool counters.
+            self.counters.set_tbl8_groups(self.tables.tbl8_groups());
+        }
         let local = &mut self.local;
         local.iterations += 1;
         local.events_applied += outcome.applied as u64;

@@ -217,6 +217,18 @@ impl ForwardingTables {
         self.active.nexthops.len()
     }
 
+    /// tbl8 groups in use and the most the serving tables may use, summed over
+    /// them (each table has its own pool of `tbl8_groups_max`).
+    pub fn tbl8_groups(&self) -> (u64, u64) {
+        self.active.tables.values().fold((0, 0), |(used, max), t| {
+            let s = t.stats();
+            (
+                used + u64::from(s.tbl8_groups_used),
+                max + u64::from(s.tbl8_groups_max),
+            )
+        })
+    }
+
     /// Ids of the serving tables.
     pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {
         self.active.tables.keys().copied()

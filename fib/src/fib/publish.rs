@@ -231,6 +231,17 @@ impl Fib {
             .unwrap_or(self.seq)
     }
 
+    /// The watermark and the latest time (`listener::monotonic_ns`) an active
+    /// listener's applied seq moved: when the watermark reached a seq, at the
+    /// latest. `None` without active listeners.
+    pub fn watermark_at(&self) -> Option<(u64, u64)> {
+        self.listeners
+            .iter()
+            .filter(|s| s.state == SlotState::Active)
+            .map(|s| (s.shared.applied_seq(), s.shared.applied_at_ns()))
+            .reduce(|(a, t), (b, u)| (a.min(b), t.max(u)))
+    }
+
     /// Has every active listener applied `seq`?
     pub fn all_applied(&self, seq: u64) -> bool {
         self.watermark() >= seq

@@ -158,6 +158,7 @@ pub fn journaled(r: &Request) -> bool {
         | Request::CoreAdd(_)
         | Request::CoreDel(_)
         | Request::FibStatus
+        | Request::Metrics
         | Request::FibAudit(_)
         | Request::Stats
         | Request::SourceShow => false,
