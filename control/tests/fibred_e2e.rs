@@ -468,6 +468,16 @@ fn core_added_under_traffic_forwards_after_its_replay_and_traffic_follows_routes
         c0["forwarded"].as_u64().unwrap() > 0,
         "core 0 forwards: {c0}"
     );
+    // Its CPU accounting over the interval since the last `core show`: a core that
+    // received packets was busy some of the time, for some cycles per packet.
+    let n = |c: &Value, k: &str| c[k].as_u64().unwrap();
+    assert!(n(&c0, "busy_cycles") > 0, "{c0}");
+    std::thread::sleep(Duration::from_millis(200));
+    let c0 = core_stats(&d, 0);
+    assert!(
+        (1..=1000).contains(&n(&c0, "busy_permille")) && n(&c0, "cycles_per_packet") > 0,
+        "{c0}"
+    );
 
     // A core joins while traffic flows: replayed, then forwarding its own queue.
     let added = d.json(&["core", "add"]);
@@ -743,6 +753,15 @@ fn prometheus_scrapes_the_metrics_endpoint_and_sees_what_fibrectl_sees() {
         assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
     }
     assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    // The core was busy with the 64 frames and has been idle since.
+    let sample = |name: &str| -> u64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{core=\"core0\"}} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+    };
+    assert!(sample("fibre_core_busy_cycles_total") > 0, "{body}");
+    assert!(sample("fibre_core_idle_cycles_total") > 0, "{body}");
     // ...and the classic text format to others, which promtool checks.
     let (head, body) = http_get(metrics, "/metrics");
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");
@@ -795,5 +814,75 @@ fn prometheus_scrapes_the_metrics_endpoint_and_sees_what_fibrectl_sees() {
     }
     assert_eq!(prom.value("up"), Some(1.0), "{}", prom.log());
     drop(prom);
+    assert_eq!(d.stop(), 0);
+}
+
+/// One command on DPDK's telemetry socket (`dpdk_telemetry.v2`, a SOCK_SEQPACKET
+/// socket): the JSON answer.
+fn telemetry(socket: &Path, cmd: &str) -> Value {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain socket calls on a descriptor this function owns and closes;
+    // every buffer passed is valid for the length given.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let path = socket.as_os_str().as_bytes();
+        assert!(path.len() < addr.sun_path.len());
+        for (d, s) in addr.sun_path.iter_mut().zip(path) {
+            *d = *s as libc::c_char;
+        }
+        let rc = libc::connect(
+            fd,
+            &addr as *const libc::sockaddr_un as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect {}: {}", socket.display(), std::io::Error::last_os_error());
+        let mut buf = vec![0u8; 1 << 16];
+        // The greeting (version, pid, max output length), then the answer.
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        assert!(n > 0, "no greeting");
+        let w = libc::write(fd, cmd.as_ptr().cast(), cmd.len());
+        assert_eq!(w, cmd.len() as isize);
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        assert!(n > 0, "no answer to {cmd}");
+        serde_json::from_slice(&buf[..n as usize]).unwrap()
+    }
+}
+
+#[test]
+fn dpdk_telemetry_answers_fibres_own_commands() {
+    let tmp = Daemon::dir("telemetry");
+    let dir = tmp.path();
+    let cfg = config(
+        dir,
+        "e2e-telemetry",
+        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
+        2,
+    ) + "\n[metrics]\nenabled = false\n";
+    let d = Daemon::start(dir, &cfg);
+    d.ok(&["route", "add", "10.0.0.0/8", "via", "198.51.100.2"]);
+    d.converge();
+    let socket = Path::new("/var/run/dpdk/e2e-telemetry/dpdk_telemetry.v2");
+    let listed = telemetry(socket, "/");
+    let cmds = listed["/"].as_array().unwrap();
+    for c in ["/fibre/cores", "/fibre/fib", "/fibre/routes/count", "/fibre/ports", "/ethdev/stats"] {
+        assert!(cmds.iter().any(|x| x == c), "{c} not in {listed}");
+    }
+    let cores = telemetry(socket, "/fibre/cores");
+    let cores = &cores["/fibre/cores"];
+    let fib = d.json(&["fib", "status"]);
+    for name in ["core0", "core1"] {
+        let c = &cores[name];
+        assert_eq!(c["state"], "live", "{cores}");
+        assert_eq!(c["applied_seq"], fib["seq"], "{cores} {fib}");
+    }
+    let routes = telemetry(socket, "/fibre/routes/count");
+    assert_eq!(routes["/fibre/routes/count"]["static"], 1, "{routes}");
+    assert_eq!(routes["/fibre/routes/count"]["total"], fib["prefixes"], "{routes}");
+    let ports = telemetry(socket, "/fibre/ports");
+    assert_eq!(ports["/fibre/ports"]["p1"]["up"], 1, "{ports}");
     assert_eq!(d.stop(), 0);
 }

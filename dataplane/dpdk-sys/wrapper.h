@@ -14,4 +14,5 @@
 #include <rte_bus_vdev.h>
 #include <rte_lpm.h>
 #include <rte_fib.h>
+#include <rte_telemetry.h>
 #include "shim.h"

@@ -6,10 +6,11 @@
 //!     addressed to MAC 02:f1:00:00:00:00 (port 0's MAC for `run` on net_pcap)
 //! fwd_core gen-routes PATH [TABLE]
 //!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
-//! fwd_core run [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
+//! fwd_core run [--seconds N] [TABLE] [--cpu C] [--no-cpu-accounting] -- EAL-ARGS...
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
-//!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters
+//!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters;
+//!     --no-cpu-accounting leaves out the core's busy/idle cycle split (its cost)
 //! fwd_core floor --stage mac|lookup [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
 //!     not the forwarding core but the least a forwarder does, over the same ports,
 //!     for telling the cost of the devices from the cost of routing: `mac` writes
@@ -194,7 +195,13 @@ fn start_ports(eal: &Eal) -> Result<(EthPort<'_>, EthPort<'_>)> {
     Ok((rx, tx))
 }
 
-fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
+fn run(
+    seconds: u64,
+    table: &Table,
+    cpu: usize,
+    cpu_accounting: bool,
+    eal_args: &[String],
+) -> Result<()> {
     let eal = Eal::init(eal_args).context("EAL")?;
     let (rx, tx) = start_ports(&eal)?;
     // The MAC the core accepts unicast frames for on port 0: the device's own, but
@@ -219,7 +226,8 @@ fn run(seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<(
     // reading every packet's length costs 10-16% end to end (docs/FORWARDING.md).
     let config = CoreConfig::new("core 0", setups)
         .cpu(cpu)
-        .count_port_bytes(false);
+        .count_port_bytes(false)
+        .cpu_accounting(cpu_accounting);
     let queues = vec![rx.queue(0)?, tx.queue(0)?];
     let (mut core, handle) = ForwardingCore::new(config, queues, sub)?;
     let stop = AtomicBool::new(false);
@@ -451,6 +459,9 @@ struct RunArgs {
     /// CPU to pin the core's thread to.
     #[arg(long, value_name = "C", default_value_t = 1)]
     cpu: usize,
+    /// `run`: the core without its busy/idle cycle accounting (to measure its cost).
+    #[arg(long)]
+    no_cpu_accounting: bool,
     /// DPDK EAL arguments: two ports, port 0 receives and port 1 sends.
     #[arg(last = true, value_name = "EAL-ARGS")]
     eal: Vec<String>,
@@ -467,7 +478,13 @@ fn main() -> Result<()> {
             gen_pcap(&path, frames, &table.table(), seed)
         }
         Mode::GenRoutes { path, table } => gen_routes(&path, &table.table()),
-        Mode::Run(r) => run(r.seconds, &r.table.table(), r.cpu, &r.eal),
+        Mode::Run(r) => run(
+            r.seconds,
+            &r.table.table(),
+            r.cpu,
+            !r.no_cpu_accounting,
+            &r.eal,
+        ),
         Mode::Floor { stage, run: r } => floor(stage, r.seconds, &r.table.table(), r.cpu, &r.eal),
     }
 }

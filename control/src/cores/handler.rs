@@ -51,7 +51,7 @@ pub fn start<B: Backend>(
                     handle,
                     cpu,
                     listener,
-                    last: (Instant::now(), 0),
+                    last: super::Sample::zero(Instant::now()),
                 },
             );
             tracing::info!(
@@ -89,14 +89,23 @@ pub fn show<B: Backend>(r: &mut Router<B>, now: Instant) -> Response {
     let mut out = Vec::new();
     for (id, slot) in r.cores.slots.iter_mut() {
         let st = slot.handle.stats();
-        let (t0, f0) = slot.last;
-        let dt = now.saturating_duration_since(t0).as_secs_f64();
+        let last = slot.last;
+        let dt = now.saturating_duration_since(last.at).as_secs_f64();
         let pps = if dt > 0.0 {
-            ((st.forwarded.saturating_sub(f0)) as f64 / dt) as u64
+            ((st.forwarded.saturating_sub(last.forwarded)) as f64 / dt) as u64
         } else {
             0
         };
-        slot.last = (now, st.forwarded);
+        let busy = st.busy_cycles.saturating_sub(last.busy_cycles);
+        let idle = st.idle_cycles.saturating_sub(last.idle_cycles);
+        let rx = st.rx_packets().saturating_sub(last.rx_packets);
+        slot.last = super::Sample {
+            at: now,
+            forwarded: st.forwarded,
+            rx_packets: st.rx_packets(),
+            busy_cycles: st.busy_cycles,
+            idle_cycles: st.idle_cycles,
+        };
         let state = listeners
             .iter()
             .find(|l| l.id == slot.listener)
@@ -129,6 +138,10 @@ pub fn show<B: Backend>(r: &mut Router<B>, now: Instant) -> Response {
                 .filter(|p| st.punted(**p) > 0)
                 .map(|p| (p.name().to_string(), st.punted(*p)))
                 .collect(),
+            busy_cycles: st.busy_cycles,
+            idle_cycles: st.idle_cycles,
+            busy_permille: (busy * 1000).checked_div(busy + idle).unwrap_or(0) as u32,
+            cycles_per_packet: busy.checked_div(rx).unwrap_or(0),
         });
     }
     Ok(Reply::Cores(out))

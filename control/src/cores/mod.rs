@@ -35,6 +35,18 @@ pub struct CoreInfo {
     pub drops: BTreeMap<String, u64>,
     /// Punted packets by reason (`arp`, `local`, ...), non-zero ones only.
     pub punts: BTreeMap<String, u64>,
+    /// The core's time since it started, in TSC cycles: loop iterations that
+    /// found work (busy) and those that did not (idle, with their wait).
+    #[serde(default)]
+    pub busy_cycles: u64,
+    #[serde(default)]
+    pub idle_cycles: u64,
+    /// Over the daemon's last sampling interval: the busy share of the core's
+    /// time, in thousandths, and busy cycles per received packet.
+    #[serde(default)]
+    pub busy_permille: u32,
+    #[serde(default)]
+    pub cycles_per_packet: u64,
 }
 
 /// `core add`.
@@ -63,8 +75,30 @@ pub struct CoreSlot<P> {
     pub handle: CoreHandle<P>,
     pub cpu: Option<usize>,
     pub listener: fib::ListenerId,
-    /// (when, forwarded) at the last `core show`, for a rate.
-    pub last: (Instant, u64),
+    /// The counters at the last `core show`, for rates over the interval since.
+    pub last: Sample,
+}
+
+/// A core's counters at one `core show`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub at: Instant,
+    pub forwarded: u64,
+    pub rx_packets: u64,
+    pub busy_cycles: u64,
+    pub idle_cycles: u64,
+}
+
+impl Sample {
+    pub fn zero(at: Instant) -> Self {
+        Sample {
+            at,
+            forwarded: 0,
+            rx_packets: 0,
+            busy_cycles: 0,
+            idle_cycles: 0,
+        }
+    }
 }
 
 /// The cores feature's state.

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<()> {
     let (args, names) = eal_args(cfg);
     let eal = Eal::init(&args).context("starting DPDK (EAL)")?;
+    crate::metrics::telemetry::register_commands(&cfg.control_socket)
+        .context("DPDK telemetry commands")?;
     let cores = startup::core_cpus(cfg).len();
     // One queue pair per core, and one spare so `core add` works at runtime; a
     // device with fewer gets what it has, and cores are limited to that.

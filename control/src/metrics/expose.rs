@@ -174,6 +174,27 @@ impl Collector for Snapshot {
         for c in &s.cores {
             f.counter(&vec![("core", c.name.clone())], c.forwarded)?;
         }
+        // The busy share is rate(busy) / (rate(busy) + rate(idle)); cycles per
+        // packet rate(busy) / rate(fibre_core_rx_packets_total).
+        type CoreField = fn(&crate::stats::CoreCounters) -> u64;
+        let cycles: [(&str, &str, CoreField); 2] = [
+            (
+                "fibre_core_busy_cycles",
+                "TSC cycles of a core's loop iterations that found work.",
+                |c| c.busy_cycles,
+            ),
+            (
+                "fibre_core_idle_cycles",
+                "TSC cycles of a core's loop iterations that found none, with their wait.",
+                |c| c.idle_cycles,
+            ),
+        ];
+        for (name, help, field) in cycles {
+            let mut f = family(&mut e, name, help, None, MetricType::Counter)?;
+            for c in &s.cores {
+                f.counter(&vec![("core", c.name.clone())], field(c))?;
+            }
+        }
         let mut f = family(
             &mut e,
             "fibre_core_dropped_packets",

@@ -8,6 +8,8 @@
 //! - [`http`]: the endpoint's thread. It asks the daemon for a snapshot over the
 //!   control socket, like `fibrectl`, so a scrape never touches a forwarding core
 //!   and sees exactly what `fibrectl -j stats` would.
+//! - `telemetry` (DPDK builds): fibre's DPDK telemetry commands (`/fibre/cores`,
+//!   ...), answered from the same snapshot.
 //! - [`RequestCounts`] and [`CommitLatency`]: the two counters this feature adds
 //!   to the control thread (requests by op and error, and how long a committed
 //!   change took to reach every core).
@@ -17,6 +19,8 @@
 pub mod expose;
 pub mod handler;
 pub mod http;
+#[cfg(feature = "dpdk")]
+pub mod telemetry;
 
 use crate::proto::ErrorKind;
 use crate::source::handler::SourceInfo;

@@ -30,6 +30,8 @@ pub fn stats_reply<B: Backend>(r: &Router<B>) -> StatsReply {
                 punted: st.total_punted(),
                 events_applied: st.events_applied,
                 applied_seq: st.applied_seq,
+                busy_cycles: st.busy_cycles,
+                idle_cycles: st.idle_cycles,
             }
         })
         .collect();

@@ -123,6 +123,13 @@ pub struct CoreCounters {
     pub punted: u64,
     pub events_applied: u64,
     pub applied_seq: u64,
+    /// TSC cycles of loop iterations that found work and of those that did not
+    /// (`core show` explains); a client's two replies give the busy share and
+    /// cycles per packet over its interval.
+    #[serde(default)]
+    pub busy_cycles: u64,
+    #[serde(default)]
+    pub idle_cycles: u64,
 }
 
 /// The control plane's own counters.

@@ -9,6 +9,16 @@ pub enum DpdkError {
         "the DPDK EAL was already initialised in this process (DPDK allows it once per process)"
     )]
     EalAlreadyInitialised,
+    /// `rte_telemetry_register_cmd` refused a command.
+    #[error("registering telemetry command {cmd:?} failed: {msg} (errno {errno})")]
+    Telemetry {
+        /// The command.
+        cmd: String,
+        /// errno (positive).
+        errno: i32,
+        /// rte_strerror text.
+        msg: String,
+    },
     /// `rte_eal_init` failed.
     #[error("rte_eal_init failed: {msg} (rte_errno {errno}); EAL arguments: {args}")]
     EalInit {

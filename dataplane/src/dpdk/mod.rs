@@ -13,6 +13,7 @@
 mod error;
 mod mbuf;
 mod port;
+pub mod telemetry;
 
 pub use error::DpdkError;
 pub use mbuf::Mbuf;

@@ -25,6 +25,8 @@ struct CoreCells {
     punt_ring_full: AtomicU64,
     injected: AtomicU64,
     inject_dropped: AtomicU64,
+    busy_cycles: AtomicU64,
+    idle_cycles: AtomicU64,
 }
 
 /// Egress-port misconfiguration words (rare), kept off the hot line.
@@ -89,6 +91,8 @@ impl CoreCounters {
             punt_ring_full: c.punt_ring_full.load(Relaxed),
             injected: c.injected.load(Relaxed),
             inject_dropped: c.inject_dropped.load(Relaxed),
+            busy_cycles: c.busy_cycles.load(Relaxed),
+            idle_cycles: c.idle_cycles.load(Relaxed),
             bad_egress_port: self.rare.bad_egress_port.load(Relaxed),
             tbl8_groups_used: self.rare.tbl8_groups_used.load(Relaxed),
             tbl8_groups_max: self.rare.tbl8_groups_max.load(Relaxed),
@@ -144,6 +148,8 @@ impl CoreCounters {
         c.punt_ring_full.store(local.punt_ring_full, Relaxed);
         c.injected.store(local.injected, Relaxed);
         c.inject_dropped.store(local.inject_dropped, Relaxed);
+        c.busy_cycles.store(local.cycles.busy, Relaxed);
+        c.idle_cycles.store(local.cycles.idle, Relaxed);
         if local.bad_egress_port != 0 {
             self.rare
                 .bad_egress_port
@@ -179,6 +185,7 @@ pub(crate) struct LocalCounters {
     pub bad_egress_port: u64,
     pub drops: [u64; DropReason::COUNT],
     pub punts: [u64; PuntReason::COUNT],
+    pub cycles: super::cycles::Cycles,
 }
 
 /// A port's counters as one core sees them (its queue pair).
@@ -220,6 +227,10 @@ pub struct CoreStats {
     pub inject_dropped: u64,
     /// Packets whose nexthop's port is not one of this core's (freed).
     pub bad_egress_port: u64,
+    /// TSC cycles of loop iterations that found work, and of those that did not
+    /// (with their idle wait): see [`super::cycles`].
+    pub busy_cycles: u64,
+    pub idle_cycles: u64,
     /// tbl8 groups the serving tables use, and the most they may (summed over
     /// the core's tables), as of the last iteration that applied FIB events.
     pub tbl8_groups_used: u64,

@@ -36,6 +36,7 @@
 //! slots, tbl8 pool growth): that is the FIB listener's bounded work, not per packet.
 
 mod counters;
+pub mod cycles;
 mod pipeline;
 mod rings;
 mod spare;
@@ -98,6 +99,10 @@ pub struct CoreConfig {
     /// leaves the per-port `rx_bytes`/`tx_bytes` of [`CoreStats`] at 0; the devices'
     /// own byte counters are unaffected.
     pub count_port_bytes: bool,
+    /// Whether the core splits its time into busy and idle TSC cycles
+    /// ([`cycles`]); on by default. Off, [`CoreStats::busy_cycles`] and
+    /// `idle_cycles` stay 0; it exists so a benchmark can measure what it costs.
+    pub cpu_accounting: bool,
 }
 
 impl CoreConfig {
@@ -112,6 +117,7 @@ impl CoreConfig {
             dir24: Dir24Config::default(),
             idle: IdlePolicy::Spin,
             count_port_bytes: true,
+            cpu_accounting: true,
         }
     }
 
@@ -147,6 +153,11 @@ impl CoreConfig {
 
     pub fn count_port_bytes(mut self, on: bool) -> Self {
         self.count_port_bytes = on;
+        self
+    }
+
+    pub fn cpu_accounting(mut self, on: bool) -> Self {
+        self.cpu_accounting = on;
         self
     }
 }
@@ -208,6 +219,7 @@ pub struct ForwardingCore<P: Port> {
     /// What queues this core polled and gave back had counted, per port.
     spare_counted: Vec<PortCounters>,
     count_port_bytes: bool,
+    cpu_accounting: bool,
 }
 
 impl<P: Port> core::fmt::Debug for ForwardingCore<P> {
@@ -301,6 +313,7 @@ impl<P: Port> ForwardingCore<P> {
             spare_parsed: Parsed::new(),
             spare_counted: vec![PortCounters::default(); n],
             count_port_bytes: config.count_port_bytes,
+            cpu_accounting: config.cpu_accounting,
         };
         Ok((core, handle))
     }
@@ -356,6 +369,9 @@ impl<P: Port> ForwardingCore<P> {
     /// the frames injected: 0 means it found no work.
     #[inline]
     pub fn poll_once(&mut self) -> usize {
+        if self.cpu_accounting {
+            self.local.cycles.tick(cycles::now());
+        }
         // An audit holds FIB events back while one of its ranges is half digested.
         let audit_holds_fib =
             (self.audit.is_some() || !self.queries.audits.is_empty()) && self.audit_step();
@@ -364,7 +380,8 @@ impl<P: Port> ForwardingCore<P> {
         } else {
             self.subscription.poll(&mut self.tables, self.fib_budget)
         };
-        if outcome.applied > 0 {
+        let fib_work = outcome.applied > 0;
+        if fib_work {
             // Off the packet path: a walk of the core's few tables' pool counters.
             self.counters.set_tbl8_groups(self.tables.tbl8_groups());
         }
@@ -451,6 +468,7 @@ impl<P: Port> ForwardingCore<P> {
         if !self.adopted.is_empty() || self.spare_counted.iter().any(|c| c.rx_packets > 0) {
             self.count_spares();
         }
+        self.local.cycles.found(work > 0 || fib_work);
         self.counters.publish(&self.local, &self.port_counters);
         work
     }
