@@ -12,6 +12,8 @@
 //!   range while it forwards, and resynced when found wrong; also periodic.
 //! - [`metrics`]: the metrics endpoint (OpenMetrics over HTTP, its own thread) and
 //!   the counters it adds: requests by op, commit-to-applied latency.
+//! - [`monitor`]: `fibrectl monitor`: route, neighbour, core, FIB listener and
+//!   source events streamed to subscribers, each with a bounded queue.
 //! - [`source`]: route sources outside fibred: the kernel's table (rtnetlink) and
 //!   FRR's zebra (FPM).
 //! - [`slowpath`]: what the control plane does with frames the cores punt (ARP,
@@ -39,6 +41,7 @@ pub mod cores;
 pub mod daemon;
 pub mod interfaces;
 pub mod metrics;
+pub mod monitor;
 pub mod neighbours;
 pub mod nexthops;
 pub mod proto;

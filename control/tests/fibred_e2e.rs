@@ -838,7 +838,13 @@ fn telemetry(socket: &Path, cmd: &str) -> Value {
             &addr as *const libc::sockaddr_un as *const libc::sockaddr,
             std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
         );
-        assert_eq!(rc, 0, "connect {}: {}", socket.display(), std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "connect {}: {}",
+            socket.display(),
+            std::io::Error::last_os_error()
+        );
         let mut buf = vec![0u8; 1 << 16];
         // The greeting (version, pid, max output length), then the answer.
         let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
@@ -868,7 +874,13 @@ fn dpdk_telemetry_answers_fibres_own_commands() {
     let socket = Path::new("/var/run/dpdk/e2e-telemetry/dpdk_telemetry.v2");
     let listed = telemetry(socket, "/");
     let cmds = listed["/"].as_array().unwrap();
-    for c in ["/fibre/cores", "/fibre/fib", "/fibre/routes/count", "/fibre/ports", "/ethdev/stats"] {
+    for c in [
+        "/fibre/cores",
+        "/fibre/fib",
+        "/fibre/routes/count",
+        "/fibre/ports",
+        "/ethdev/stats",
+    ] {
         assert!(cmds.iter().any(|x| x == c), "{c} not in {listed}");
     }
     let cores = telemetry(socket, "/fibre/cores");
@@ -881,7 +893,10 @@ fn dpdk_telemetry_answers_fibres_own_commands() {
     }
     let routes = telemetry(socket, "/fibre/routes/count");
     assert_eq!(routes["/fibre/routes/count"]["static"], 1, "{routes}");
-    assert_eq!(routes["/fibre/routes/count"]["total"], fib["prefixes"], "{routes}");
+    assert_eq!(
+        routes["/fibre/routes/count"]["total"], fib["prefixes"],
+        "{routes}"
+    );
     let ports = telemetry(socket, "/fibre/ports");
     assert_eq!(ports["/fibre/ports"]["p1"]["up"], 1, "{ports}");
     assert_eq!(d.stop(), 0);

@@ -19,6 +19,7 @@ use control::cli::addr::{self, AddrCmd};
 use control::cli::core::{self, CoreCmd};
 use control::cli::fib::{self, FibCmd};
 use control::cli::link::{self, LinkCmd};
+use control::cli::monitor::{self, MonitorArgs};
 use control::cli::neigh::{self, NeighCmd};
 use control::cli::nexthop::{self, NexthopCmd};
 use control::cli::route::{self, RouteCmd};
@@ -74,6 +75,8 @@ enum Command {
     /// Route sources: the kernel table mirror and the FPM server for FRR.
     #[command(subcommand)]
     Source(SourceCmd),
+    /// Events as they happen: route, neigh, core, fib, source (all by default).
+    Monitor(MonitorArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Fib(c) => fib::run(c, &session),
         Command::Stats(args) => stats::run(args, &session),
         Command::Source(c) => source::run(c, &session),
+        Command::Monitor(args) => monitor::run(args, &session),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ pub mod core;
 pub mod failure;
 pub mod fib;
 pub mod link;
+pub mod monitor;
 pub mod neigh;
 pub mod nexthop;
 pub mod render;

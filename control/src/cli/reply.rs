@@ -44,6 +44,7 @@ fn print_text(reply: &Reply) {
         Reply::CoreAdded(c) => core::print_added(c),
         Reply::FibStatus(s) => fib::print_status(s),
         Reply::Metrics(m) => print!("{}", crate::metrics::expose::render(m)),
+        Reply::Event(e) => println!("{e}"),
         Reply::FibAudit(a) => fib::print_audit(a),
         Reply::Stats(s) => stats::print_stats(s, None),
         Reply::Sources(list) => source::print_sources(list),

@@ -50,6 +50,14 @@ pub fn dispatch<B: Backend>(
         Request::Stats => (stats::handler::stats(r), Skip),
         Request::SourceShow => (source::handler::show(r), Skip),
         Request::Metrics => (metrics::handler::metrics(r), Skip),
+        // A stream: only the control socket's server can carry it (Router::answer).
+        Request::Monitor(_) => (
+            Err(proto::ErrorReply::new(
+                proto::ErrorKind::Unsupported,
+                "monitor is a subscription: send it over the control socket",
+            )),
+            Skip,
+        ),
     }
 }
 

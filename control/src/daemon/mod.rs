@@ -66,6 +66,8 @@ pub struct Router<B: Backend> {
     pub(crate) audits: crate::audit::Audits,
     /// Requests by op, commit latency, the route count cache.
     pub(crate) metrics: crate::metrics::handler::MetricsState,
+    /// `monitor` subscribers.
+    pub(crate) monitor: crate::monitor::Monitor,
 }
 
 impl<B: Backend> Router<B> {
@@ -87,6 +89,7 @@ impl<B: Backend> Router<B> {
             last_commit: (0, 0),
             audits: Default::default(),
             metrics: Default::default(),
+            monitor: Default::default(),
         }
     }
 
@@ -132,6 +135,14 @@ impl<B: Backend> Router<B> {
                         Answer::Now(Err(e))
                     }
                 }
+            }
+            Request::Monitor(m) => {
+                self.counters.requests += 1;
+                self.metrics.requests.request("monitor");
+                let queue = self
+                    .monitor
+                    .subscribe(&m.topics, crate::monitor::bus::QUEUE_EVENTS);
+                Answer::Stream(Box::new(crate::monitor::bus::MonitorStream::new(id, queue)))
             }
             other => Answer::Now(self.handle(other)),
         }
@@ -180,6 +191,7 @@ impl<B: Backend> Router<B> {
     pub fn note_turn(&mut self, took: std::time::Duration) {
         self.counters.turns.record(took);
         self.metrics.commits.observe(self.fib.watermark_at());
+        crate::monitor::watch::turn(self);
     }
 
     /// One turn of the control loop's own work: FIB delivery, punted frames (at

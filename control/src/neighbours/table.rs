@@ -119,6 +119,47 @@ struct Entry {
     state: NeighbourState,
 }
 
+/// A neighbour's state changed (`none`: it was not in the table, or left it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighbourChange {
+    pub port: PortId,
+    pub addr: Ipv4Addr,
+    pub from: &'static str,
+    pub to: &'static str,
+    pub mac: Option<EthernetAddress>,
+}
+
+/// The changes kept while someone watches ([`NeighbourTable::watch`]).
+#[derive(Debug, Default)]
+struct Changes {
+    on: bool,
+    list: Vec<NeighbourChange>,
+}
+
+impl Changes {
+    fn note(
+        &mut self,
+        port: PortId,
+        addr: Ipv4Addr,
+        from: &'static str,
+        to: &'static str,
+        mac: Option<EthernetAddress>,
+    ) {
+        if self.on && from != to {
+            self.list.push(NeighbourChange {
+                port,
+                addr,
+                from,
+                to,
+                mac,
+            });
+        }
+    }
+}
+
+/// What a missing entry's state is called in a [`NeighbourChange`].
+pub const GONE: &str = "none";
+
 /// The neighbour table of the control plane.
 #[derive(Debug, Default)]
 pub struct NeighbourTable {
@@ -126,6 +167,7 @@ pub struct NeighbourTable {
     entries: HashMap<(PortId, Ipv4Addr), Entry>,
     /// ARP senders not learned because the table was full.
     pub not_learned: u64,
+    changes: Changes,
 }
 
 impl NeighbourTable {
@@ -134,7 +176,22 @@ impl NeighbourTable {
             cfg,
             entries: HashMap::new(),
             not_learned: 0,
+            changes: Changes::default(),
         }
+    }
+
+    /// Keeps every state change from now on (until `watch(false)`), for
+    /// [`Self::take_changes`].
+    pub fn watch(&mut self, on: bool) {
+        self.changes.on = on;
+        if !on {
+            self.changes.list.clear();
+        }
+    }
+
+    /// The changes kept since the last call, in the order they happened.
+    pub fn take_changes(&mut self) -> Vec<NeighbourChange> {
+        std::mem::take(&mut self.changes.list)
     }
 
     /// A packet needs `addr` on `port`: start resolving unless it already is (or
@@ -147,16 +204,13 @@ impl NeighbourTable {
             self.not_learned += 1;
             return Vec::new();
         }
-        self.entries.insert(
-            (port, addr),
-            Entry {
-                mac: None,
-                state: NeighbourState::Incomplete {
-                    probes: 1,
-                    next: now + self.cfg.retrans_time,
-                },
-            },
-        );
+        let state = NeighbourState::Incomplete {
+            probes: 1,
+            next: now + self.cfg.retrans_time,
+        };
+        self.entries
+            .insert((port, addr), Entry { mac: None, state });
+        self.changes.note(port, addr, GONE, state.name(), None);
         vec![NeighbourAction::SendArp { port, target: addr }]
     }
 
@@ -176,6 +230,8 @@ impl NeighbourTable {
             }) => Vec::new(),
             Some(e) => {
                 let changed = e.mac != Some(mac);
+                self.changes
+                    .note(port, addr, e.state.name(), reachable.name(), Some(mac));
                 e.mac = Some(mac);
                 e.state = reachable;
                 if changed {
@@ -196,6 +252,8 @@ impl NeighbourTable {
                         state: reachable,
                     },
                 );
+                self.changes
+                    .note(port, addr, GONE, reachable.name(), Some(mac));
                 vec![NeighbourAction::Resolved { port, addr, mac }]
             }
         }
@@ -221,6 +279,9 @@ impl NeighbourTable {
                 state: NeighbourState::Static,
             },
         );
+        let from = old.map_or(GONE, |e| e.state.name());
+        self.changes
+            .note(port, addr, from, NeighbourState::Static.name(), Some(mac));
         Ok(if old.and_then(|e| e.mac) == Some(mac) {
             Vec::new()
         } else {
@@ -238,6 +299,7 @@ impl NeighbourTable {
             .entries
             .remove(&(port, addr))
             .ok_or(NeighbourError::NotFound { port, addr })?;
+        self.changes.note(port, addr, e.state.name(), GONE, None);
         Ok(if e.mac.is_some() {
             vec![NeighbourAction::Unresolved { port, addr }]
         } else {
@@ -250,7 +312,9 @@ impl NeighbourTable {
         let cfg = self.cfg;
         let mut out = Vec::new();
         let mut forget = Vec::new();
+        let changes = &mut self.changes;
         for (&(port, addr), e) in self.entries.iter_mut() {
+            let before = e.state.name();
             match e.state {
                 NeighbourState::Incomplete { probes, next } if now >= next => {
                     if probes >= cfg.max_probes {
@@ -287,9 +351,12 @@ impl NeighbourTable {
                 NeighbourState::Failed { until } if now >= until => forget.push((port, addr)),
                 _ => {}
             }
+            changes.note(port, addr, before, e.state.name(), e.mac);
         }
         for k in forget {
-            self.entries.remove(&k);
+            if let Some(e) = self.entries.remove(&k) {
+                self.changes.note(k.0, k.1, e.state.name(), GONE, None);
+            }
         }
         // Deterministic order for callers and tests.
         out.sort_by_key(|a| match *a {

@@ -90,6 +90,9 @@ pub enum Request {
     SourceShow,
     /// Every counter for the metrics endpoint, in one snapshot.
     Metrics,
+    /// A subscription: events stream back with this request's id until the
+    /// client closes the connection.
+    Monitor(crate::monitor::MonitorRequest),
 }
 
 impl Request {
@@ -131,6 +134,7 @@ pub enum Reply {
     Stats(StatsReply),
     Sources(Vec<SourceInfo>),
     Metrics(Box<crate::metrics::MetricsReply>),
+    Event(crate::monitor::MonitorEvent),
 }
 
 /// A response: the payload or the error.

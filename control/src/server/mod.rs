@@ -537,6 +537,10 @@ impl Server {
             if c.closing && c.pending == 0 && c.inbuf.is_empty() {
                 c.dead = Some(c.close_as);
             }
+        } else if c.out.is_bounded_stream() {
+            // A subscription waits for events, or for its client to read: neither
+            // is a stall (its queue is bounded and counts what it drops).
+            c.last_progress = now;
         } else if now.duration_since(c.last_progress) > stall {
             c.dead = Some(DropReason::Slow);
         }

@@ -12,6 +12,13 @@ pub trait ReplyStream: Send {
     /// Appends the reply's next bytes to `out` (about `budget` of them, at least
     /// one row); returns `true` once the whole line, newline included, is written.
     fn fill(&mut self, out: &mut Vec<u8>, budget: usize) -> bool;
+
+    /// Whether the stream bounds what it holds itself (a subscription that drops
+    /// events with a record when its client reads too slowly): the server then
+    /// never drops its client as too slow, however long the client waits to read.
+    fn bounded(&self) -> bool {
+        false
+    }
 }
 
 /// Bytes a stream produces at a time.
@@ -66,6 +73,15 @@ impl Output {
         } else {
             self.later_bytes += bytes.len();
             self.later.push_back(Segment::Bytes(bytes.to_vec()));
+        }
+    }
+
+    /// Whether what is left to write is a [`ReplyStream::bounded`] stream (and the
+    /// last chunk it produced).
+    pub(super) fn is_bounded_stream(&self) -> bool {
+        match self.later.front() {
+            Some(Segment::Stream(s)) => s.bounded(),
+            _ => false,
         }
     }
 

@@ -42,7 +42,9 @@ pub fn register(cmd: &str, help: &str, handler: Handler) -> Result<()> {
     }
     // SAFETY: both strings are NUL-terminated and DPDK copies them; `trampoline`
     // has the `telemetry_cb` signature and lives as long as the process.
-    let rc = unsafe { sys::rte_telemetry_register_cmd(c_cmd.as_ptr(), Some(trampoline), c_help.as_ptr()) };
+    let rc = unsafe {
+        sys::rte_telemetry_register_cmd(c_cmd.as_ptr(), Some(trampoline), c_help.as_ptr())
+    };
     if rc != 0 {
         return Err(telemetry_error(cmd, rc));
     }
@@ -67,12 +69,16 @@ unsafe extern "C" fn trampoline(
         return -EINVAL;
     }
     // SAFETY: DPDK passes the NUL-terminated command it matched, valid for the call.
-    let cmd = unsafe { CStr::from_ptr(cmd) }.to_string_lossy().into_owned();
+    let cmd = unsafe { CStr::from_ptr(cmd) }
+        .to_string_lossy()
+        .into_owned();
     let params = if params.is_null() {
         String::new()
     } else {
         // SAFETY: DPDK passes NUL-terminated parameters (or NULL), valid for the call.
-        unsafe { CStr::from_ptr(params) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(params) }
+            .to_string_lossy()
+            .into_owned()
     };
     let handler = {
         let h = handlers().lock().unwrap_or_else(|e| e.into_inner());

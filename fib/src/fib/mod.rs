@@ -140,6 +140,9 @@ pub struct Fib {
     listeners: Vec<ListenerSlot>,
     next_listener: u32,
     snapshot_cache: Option<Arc<Snapshot>>,
+    /// Route events kept for a reader outside the listeners (`fibrectl monitor`),
+    /// while one wants them: see [`Fib::tap_routes`].
+    tap: Option<publish::EventTap>,
     /// Bumped by every change to a route, installed or not (a seq numbers only
     /// what listeners see), for readers that cache what they render.
     generation: u64,
@@ -174,6 +177,7 @@ impl Fib {
             listeners: Vec::new(),
             next_listener: 0,
             snapshot_cache: None,
+            tap: None,
             generation: 0,
             touched: HashMap::new(),
         }

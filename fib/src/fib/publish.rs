@@ -393,6 +393,9 @@ impl Fib {
             kind,
         };
         self.touch(&kind);
+        if let Some(tap) = &mut self.tap {
+            tap.keep(event);
+        }
         let mut overflowed = Vec::new();
         for (i, slot) in self.listeners.iter_mut().enumerate() {
             if slot.state != SlotState::Active {
@@ -469,4 +472,62 @@ fn fail_slot(slot: &mut ListenerSlot, reason: String) {
     slot.backlog = VecDeque::new();
     slot.shared.detach(reason.clone());
     slot.state = SlotState::Failed(reason);
+}
+
+/// Route events kept for a reader that is not a listener: bounded, and counting
+/// what it could not keep.
+#[derive(Debug, Default)]
+pub(super) struct EventTap {
+    events: Vec<FibEvent>,
+    cap: usize,
+    lost: u64,
+}
+
+impl EventTap {
+    fn keep(&mut self, event: FibEvent) {
+        if !matches!(
+            event.kind,
+            EventKind::RouteAdd { .. }
+                | EventKind::RouteReplace { .. }
+                | EventKind::RouteDel { .. }
+        ) {
+            return;
+        }
+        if self.events.len() < self.cap {
+            self.events.push(event);
+        } else {
+            self.lost += 1;
+        }
+    }
+}
+
+impl Fib {
+    /// Keeps route events (add, replace, del) from now on, at most `cap` between
+    /// two [`Self::take_tapped`]; `cap` 0 stops keeping them. For readers that want
+    /// every route change with its seq without being a listener (no replay, no
+    /// ring): the control plane's event monitor.
+    pub fn tap_routes(&mut self, cap: usize) {
+        if cap == 0 {
+            self.tap = None;
+        } else {
+            self.tap.get_or_insert_with(EventTap::default).cap = cap;
+        }
+    }
+
+    /// Whether route events are being kept.
+    pub fn is_tapping(&self) -> bool {
+        self.tap.is_some()
+    }
+
+    /// Moves the kept route events into `out`, in seq order; returns how many were
+    /// not kept since the last call (the cap was reached).
+    pub fn take_tapped(&mut self, out: &mut Vec<FibEvent>) -> u64 {
+        match &mut self.tap {
+            Some(t) => {
+                out.append(&mut t.events);
+                std::mem::take(&mut t.lost)
+            }
+            None => 0,
+        }
+    }
 }

@@ -159,6 +159,7 @@ pub fn journaled(r: &Request) -> bool {
         | Request::CoreDel(_)
         | Request::FibStatus
         | Request::Metrics
+        | Request::Monitor(_)
         | Request::FibAudit(_)
         | Request::Stats
         | Request::SourceShow => false,
