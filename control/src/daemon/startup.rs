@@ -209,8 +209,10 @@ pub fn run<B: Backend>(
     let mut server = Server::bind(&cfg.control_socket)
         .with_context(|| format!("control socket {}", cfg.control_socket.display()))?;
     tracing::info!(socket = %cfg.control_socket.display(), routes = router.fib().stats().prefixes, "fibred ready");
+    super::notify::ready(&cfg.control_socket, router.fib().stats().prefixes);
     serve::serve(&mut router, &mut server, journal.as_ref(), stop);
     tracing::info!("shutting down");
+    super::notify::stopping();
     router.stop_all();
     drop(server);
     // Writes what is queued for the journal (the replies already waited for it).
