@@ -250,11 +250,14 @@ fn canned(req: &Request) -> Option<Reply> {
         Request::CoreAdd(c) => format!(r#"{{"core_added":{{"id":2,"cpu":{}}}}}"#, c.cpu.map_or("null".to_owned(), |c| c.to_string())),
         Request::SourceShow => r#"{"sources":[{"name":"kernel","protocol":"kernel","connected":true,"routes":20000,"messages":35000,"resyncs":1,"ignored":4,"refused":0,"last_error":null},{"name":"fpm","protocol":"frr","connected":false,"routes":0,"messages":0,"resyncs":0,"ignored":0,"refused":2,"last_error":"connection reset"}]}"#.to_owned(),
         Request::Stats => {
-            // Each call one second and some packets later, so `stats -w` shows fixed rates.
+            // Each call one second and some packets later, so `stats -w` shows fixed
+            // rates: fwd0 slow, with 1000-byte frames; fwd1 at line rate without
+            // byte counts (`count_bytes = false`).
             let n = STATS_CALLS.fetch_add(1, Ordering::Relaxed);
             format!(
-                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
-                5000 + n * 1000, 1000 + n * 500, 990 + n * 490, n, 990 + n * 490, 10 + n * 10, n * 2, 37 + n
+                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":{},"tx_packets":{},"tx_bytes":{},"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}},{{"id":1,"name":"fwd1","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":0,"forwarded":{},"dropped":0,"punted":0,"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
+                5000 + n * 1000, 1000 + n * 500, (1000 + n * 500) * 1000, 990 + n * 490, (990 + n * 490) * 1000, n, 990 + n * 490, 10 + n * 10, n * 2,
+                n * 14_880_952, n * 14_880_952, n * 14_880_952, 37 + n
             )
         }
         _ => return None,
