@@ -1,8 +1,9 @@
 //! fibred as a service manager runs it: stderr to a file (the journal), levels from
 //! `RUST_LOG` or `FIBRE_LOG`, text without colour or JSON lines, and readiness
 //! (`READY=1`, then `STOPPING=1` on SIGTERM) on the `NOTIFY_SOCKET` datagram socket
-//! systemd's `Type=notify` listens on. Each fibred runs on a null device with no
-//! hugepages and its own EAL file prefix, so the tests run side by side.
+//! systemd's `Type=notify` listens on; and `fibrectl -b` against it. Each fibred
+//! runs on a null device with no hugepages and its own EAL file prefix, so the
+//! tests run side by side.
 #![cfg(feature = "dpdk")]
 
 use std::os::linux::net::SocketAddrExt;
@@ -282,4 +283,42 @@ fn a_refused_configuration_is_one_json_error_line() {
         err.starts_with("fibred: invalid configuration: ") && err.contains("needs dpdk"),
         "{err}"
     );
+}
+
+#[test]
+fn a_batch_file_configures_a_running_fibred_up_to_its_first_failure() {
+    let (run, _) = Run::start("batch", Notify::Path, &[], &[]);
+    let sock = run.dir.path().join("fibred.sock");
+    let batch = run.dir.path().join("routes.batch");
+    std::fs::write(
+        &batch,
+        "# lab\nroute add 10.0.0.0/8 via 192.0.2.2\nroute add 10.1.0.0/16 blackhole\n\nroute add 10.0.0.0/8 blackhole\nroute add 10.2.0.0/16 blackhole\n",
+    )
+    .unwrap();
+    let ctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fibrectl"))
+            .arg("-s")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = ctl(&["-b", batch.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!("fibrectl: {}:5: ", batch.display())) && err.contains("exists"),
+        "{err}"
+    );
+    let o = ctl(&["-j", "route", "show"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let prefixes: Vec<&str> = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prefix"].as_str().unwrap())
+        .collect();
+    assert!(prefixes.contains(&"10.0.0.0/8") && prefixes.contains(&"10.1.0.0/16"));
+    assert!(!prefixes.contains(&"10.2.0.0/16"), "{prefixes:?}");
+    run.stop();
 }
