@@ -10,7 +10,7 @@ DATA := data
 APT_PACKAGES := dpdk dpdk-dev libdpdk-dev dpdk-doc libclang-dev clang pkg-config iproute2 iputils-ping \
 	iperf3 traceroute frr gnuplot-nox shellcheck lua5.4 prometheus
 
-.PHONY: all deps data build run test bench clean
+.PHONY: all deps data build run test bench install clean
 
 all: build
 
@@ -27,6 +27,16 @@ build: deps
 
 run: deps data
 	scripts/run-router $(DATA)/routeviews.txt
+
+# fibred as a systemd service: the release fibred and fibrectl, fibrectl's shell
+# completions, /etc/fibre/fibred.toml (the example, only if there is none) and
+# contrib/systemd/fibred.service, then systemctl daemon-reload when systemd runs
+# (scripts/install-service; PREFIX=/usr/local, DESTDIR= to stage). It does not
+# enable the service: edit the configuration, then systemctl enable --now fibred.
+PREFIX ?= /usr/local
+install: deps
+	$(CARGO) build --release -p control --features dpdk --bins
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install-service
 
 # With DPDK: the bindings, the DPDK port tests (EAL in one process per test file;
 # net_tap needs root) and the benches' rte_lpm/rte_fib comparison build.

@@ -6,7 +6,7 @@
 //! daemon and daemon errors exit 1; tables and JSON output; route load batching.
 
 use control::proto::*;
-use control::server::Server;
+use control::server::{ClientId, Server};
 use fib::{Fib, FibConfig, Nexthop, NexthopId, Route, TableId};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ struct FakeDaemon {
     sock: PathBuf,
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<Request>>>,
+    /// The connection each of `seen` came on.
+    clients: Arc<Mutex<Vec<ClientId>>>,
     thread: Option<std::thread::JoinHandle<Fib>>,
 }
 
@@ -46,7 +48,8 @@ impl FakeDaemon {
         let server = Server::bind(&sock).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (flag, log) = (stop.clone(), seen.clone());
+        let clients = Arc::new(Mutex::new(Vec::new()));
+        let (flag, log, conns) = (stop.clone(), seen.clone(), clients.clone());
         let thread = std::thread::spawn(move || {
             let mut server = server;
             let mut fib = Fib::new(FibConfig::default());
@@ -58,7 +61,8 @@ impl FakeDaemon {
                 .unwrap();
             }
             while !flag.load(Ordering::Acquire) {
-                server.serve(|_, req| {
+                server.serve(|client, req| {
+                    conns.lock().unwrap().push(client);
                     let r = if listeners && matches!(req, Request::FibStatus) {
                         Ok(canned_fib_status())
                     } else {
@@ -81,6 +85,7 @@ impl FakeDaemon {
             sock,
             stop,
             seen,
+            clients,
             thread: Some(thread),
         }
     }
@@ -91,6 +96,14 @@ impl FakeDaemon {
 
     fn requests(&self) -> Vec<Request> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// How many connections the requests so far came on.
+    fn connections(&self) -> usize {
+        let mut c = self.clients.lock().unwrap().clone();
+        c.sort();
+        c.dedup();
+        c.len()
     }
 
     fn finish(mut self) -> Fib {
@@ -237,11 +250,14 @@ fn canned(req: &Request) -> Option<Reply> {
         Request::CoreAdd(c) => format!(r#"{{"core_added":{{"id":2,"cpu":{}}}}}"#, c.cpu.map_or("null".to_owned(), |c| c.to_string())),
         Request::SourceShow => r#"{"sources":[{"name":"kernel","protocol":"kernel","connected":true,"routes":20000,"messages":35000,"resyncs":1,"ignored":4,"refused":0,"last_error":null},{"name":"fpm","protocol":"frr","connected":false,"routes":0,"messages":0,"resyncs":0,"ignored":0,"refused":2,"last_error":"connection reset"}]}"#.to_owned(),
         Request::Stats => {
-            // Each call one second and some packets later, so `stats -w` shows fixed rates.
+            // Each call one second and some packets later, so `stats -w` shows fixed
+            // rates: fwd0 slow, with 1000-byte frames; fwd1 at line rate without
+            // byte counts (`count_bytes = false`).
             let n = STATS_CALLS.fetch_add(1, Ordering::Relaxed);
             format!(
-                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
-                5000 + n * 1000, 1000 + n * 500, 990 + n * 490, n, 990 + n * 490, 10 + n * 10, n * 2, 37 + n
+                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":{},"tx_packets":{},"tx_bytes":{},"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}},{{"id":1,"name":"fwd1","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":0,"forwarded":{},"dropped":0,"punted":0,"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
+                5000 + n * 1000, 1000 + n * 500, (1000 + n * 500) * 1000, 990 + n * 490, (990 + n * 490) * 1000, n, 990 + n * 490, 10 + n * 10, n * 2,
+                n * 14_880_952, n * 14_880_952, n * 14_880_952, 37 + n
             )
         }
         _ => return None,
@@ -787,6 +803,7 @@ fn output_matches_the_golden_file() {
         "fib status --help",
         "fib audit --help",
         "stats --help",
+        "completion --help",
         "source --help",
         "source show --help",
     ] {
@@ -940,6 +957,9 @@ fn output_matches_the_golden_file() {
         "-s",
         "--json",
         "-x route show",
+        "--force route show",
+        "completion",
+        "completion tcsh",
     ] {
         add(line);
     }
@@ -1007,4 +1027,196 @@ fn mask_times(text: &str) -> String {
             l + "\n"
         })
         .collect()
+}
+
+/// The prefixes of the `route add` requests the daemon saw.
+fn added(d: &FakeDaemon) -> Vec<String> {
+    d.requests()
+        .iter()
+        .filter_map(|r| match r {
+            Request::RouteAdd(spec) => Some(spec.prefix.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `fibrectl ARGS` with `input` on stdin.
+fn fibrectl_stdin(sock: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fibrectl"))
+        .arg("-s")
+        .arg(sock)
+        .args(args)
+        .env_remove("FIBRE_SOCKET")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_batch_runs_its_lines_over_one_connection_and_stops_at_the_first_failure() {
+    let d = FakeDaemon::start();
+    let file = d.dir.path().join("lab routes.txt");
+    let name = file.to_str().unwrap();
+    std::fs::write(
+        &file,
+        "# the lab's routes\n\nroute add 10.0.0.0/8 via 192.0.2.1\n  route add 10.1.0.0/16 blackhole   # no comment\nroute add 203.0.113.0/24 blackhole\nroute add 10.2.0.0/16 blackhole\n",
+    )
+    .unwrap();
+    let o = d.run(&["-b", name]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "as `route add` refused: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "fibrectl: {name}:5: route 203.0.113.0/24 from static already exists in table main\n"
+        )
+    );
+    assert_eq!(added(&d), ["10.0.0.0/8", "10.1.0.0/16", "203.0.113.0/24"]);
+    assert_eq!(d.connections(), 1);
+    // Each line printed what it prints alone: `seq N` for a route added.
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("seq ")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // --force: every line runs; the exit code is still the failure's.
+    let d = FakeDaemon::start();
+    let o = d.run(&["-b", name, "--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with(&format!("fibrectl: {name}:5: ")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        added(&d),
+        ["10.0.0.0/8", "10.1.0.0/16", "203.0.113.0/24", "10.2.0.0/16"]
+    );
+    assert_eq!(d.connections(), 2, "a new connection after the refusal");
+}
+
+#[test]
+fn a_bad_batch_line_exits_2_and_sends_nothing_of_it() {
+    let d = FakeDaemon::start();
+    // Each case's first line adds a route of its own; the second is wrong.
+    let cases = [
+        (
+            "route add 10.1.0.0/8 via 192.0.2.1\nroute add 10.200.0.0/16 blackhole",
+            "host bits are set (did you mean 10.0.0.0/8?)",
+        ),
+        ("frobnicate", "unrecognized subcommand 'frobnicate'"),
+        (
+            "route add 'unclosed",
+            "unclosed quote or trailing backslash",
+        ),
+        ("-j route show", "unexpected argument '-j'"),
+    ];
+    for (i, (second, want)) in cases.into_iter().enumerate() {
+        let text = format!("route add 10.{i}.0.0/16 blackhole\n{second}\n");
+        let line = 2;
+        let before = added(&d).len();
+        let o = fibrectl_stdin(&d.sock, &["-b", "-"], &text);
+        assert_eq!(o.status.code(), Some(2), "{text:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!("fibrectl: stdin:{line}: ")) && err.contains(want),
+            "{text:?}: {err}"
+        );
+        assert_eq!(
+            added(&d).len(),
+            before + 1,
+            "{text:?}: only the first line was sent"
+        );
+    }
+    // The file itself, or -b with a command, are usage errors too.
+    let o = d.run(&["-b", "/nonexistent/batch.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/batch.txt: No such file"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.run(&["-b", "-", "route", "show"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = d.run(&["--force", "route", "show"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn batch_output_is_each_command_s_output_in_order() {
+    let d = FakeDaemon::start();
+    let lines = ["route show", "nexthop show", "fib status", "link show p1"];
+    for json in [false, true] {
+        let mut want = String::new();
+        for l in lines {
+            let mut args: Vec<&str> = if json { vec!["-j"] } else { vec![] };
+            args.extend(l.split(' '));
+            want.push_str(&stdout(&d.run(&args)));
+        }
+        let args: &[&str] = if json {
+            &["-j", "-b", "-"]
+        } else {
+            &["-b", "-"]
+        };
+        let o = fibrectl_stdin(&d.sock, args, &(lines.join("\n") + "\n"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), want);
+        assert_eq!(stderr(&o), "");
+    }
+}
+
+#[test]
+fn completion_scripts_for_each_shell_name_the_commands() {
+    let none = Path::new("/nonexistent.sock");
+    for shell in ["bash", "zsh", "fish"] {
+        let o = fibrectl(none, &["completion", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for word in [
+            "route",
+            "nexthop",
+            "neigh",
+            "stats",
+            "load",
+            "socket",
+            "completion",
+        ] {
+            assert!(script.contains(word), "{shell}: no {word:?} in\n{script}");
+        }
+    }
+    // bash accepts the script and registers it for fibrectl.
+    let o = fibrectl(none, &["completion", "bash"]);
+    let dir = temp_dir("completion");
+    let path = dir.path().join("fibrectl.bash");
+    std::fs::write(&path, &o.stdout).unwrap();
+    let bash = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && complete -p fibrectl",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    assert!(stdout(&bash).contains("_fibrectl"), "{}", stdout(&bash));
+
+    let o = fibrectl(none, &["completion", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -6,9 +6,14 @@
 //!
 //! Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 for an invalid
 //! configuration, 1 for any other start-up or runtime failure.
+//!
+//! Logs go to stderr (`daemon::logs`): levels from `RUST_LOG` (or `FIBRE_LOG`,
+//! which wins), text or `--log-format json`. Under systemd (`NOTIFY_SOCKET` set)
+//! fibred reports readiness (`daemon::notify`).
 
 use clap::Parser;
 use control::config::Config;
+use control::daemon::logs::{self, LogFormat};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +27,9 @@ struct Args {
     /// Configuration file (TOML; see docs/CONFIG.md).
     #[arg(short, long, default_value = "/etc/fibre/fibred.toml")]
     config: PathBuf,
+    /// Log lines on stderr as text or JSON objects (levels: RUST_LOG or FIBRE_LOG).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 /// Set by SIGINT/SIGTERM; the control loop polls it.
@@ -39,19 +47,26 @@ fn install_signal_handlers() {
     }
 }
 
+/// Why fibred stops, as the last line on stderr: plain text as it always was, or
+/// in JSON mode a JSON line like every other, so a log shipper reads them all.
+/// `what`: what failed, when the error does not say it itself.
+fn fatal(format: LogFormat, what: Option<&str>, error: impl std::fmt::Display) {
+    match (format, what) {
+        (LogFormat::Text, Some(what)) => eprintln!("fibred: {what}: {error}"),
+        (LogFormat::Text, None) => eprintln!("fibred: {error}"),
+        (LogFormat::Json, what) => {
+            tracing::error!(error = %error, "{}", what.unwrap_or("fibred stopped"))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FIBRE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    logs::init(args.log_format);
     let cfg = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("fibred: invalid configuration: {e}");
+            fatal(args.log_format, Some("invalid configuration"), e);
             return ExitCode::from(2);
         }
     };
@@ -59,7 +74,7 @@ fn main() -> ExitCode {
     match control::daemon::dpdk::run(&cfg, &STOP) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("fibred: {e:#}");
+            fatal(args.log_format, None, format_args!("{e:#}"));
             ExitCode::from(1)
         }
     }

@@ -27,6 +27,17 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The same failure, its message prefixed with where it happened
+    /// (`FILE:LINE` of a batch).
+    pub fn at(self, place: &str) -> Failure {
+        match self {
+            Failure::Usage(msg) => Failure::Usage(format!("{place}: {msg}")),
+            Failure::Daemon(e) => Failure::Daemon(e.context(place.to_owned())),
+        }
+    }
+}
+
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         Failure::Daemon(e.into())

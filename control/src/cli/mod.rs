@@ -9,11 +9,13 @@
 //! Shared pieces: [`words`] (iproute2-style keyword arguments), [`failure`] (what
 //! went wrong, and so the exit code), [`render`] (the one table layout every
 //! feature prints with), [`reply`] (JSON output, and a reply to its renderer),
-//! [`session`] (the socket and output mode; connect, call, print).
+//! [`session`] (the socket, output mode and connection; connect, call, print),
+//! [`batch`] (`-b FILE`: a file of commands over one connection).
 
 mod client;
 
 pub mod addr;
+pub mod batch;
 pub mod core;
 pub mod failure;
 pub mod fib;

@@ -1,7 +1,8 @@
 //! The one table layout every `fibrectl` listing uses, and the cell formats the
 //! features share. Keeping them here keeps every table aligned the same way.
 
-/// Prints rows as columns aligned on the widest cell (numbers right-aligned).
+/// Prints rows as columns aligned on the widest cell (numbers, and quantities
+/// with a unit, right-aligned).
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
@@ -10,14 +11,7 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let numeric: Vec<bool> = (0..headers.len())
-        .map(|i| {
-            !rows.is_empty()
-                && rows.iter().all(|r| {
-                    r.get(i).is_some_and(|c| {
-                        !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-                    })
-                })
-        })
+        .map(|i| !rows.is_empty() && rows.iter().all(|r| r.get(i).is_some_and(|c| is_number(c))))
         .collect();
     let line = |cells: &mut dyn Iterator<Item = (usize, &str)>| {
         let mut out = String::new();
@@ -39,6 +33,16 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     line(&mut headers.iter().copied().enumerate());
     for row in rows {
         line(&mut row.iter().map(String::as_str).enumerate());
+    }
+}
+
+/// A cell aligned as a number: digits (and dots), or a quantity with its unit
+/// (`14.9 Mpps`).
+fn is_number(cell: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    match cell.split_once(' ') {
+        None => digits(cell),
+        Some((n, unit)) => digits(n) && unit.bytes().all(|b| b.is_ascii_alphabetic()),
     }
 }
 

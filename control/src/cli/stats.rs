@@ -29,15 +29,13 @@ pub fn run(args: StatsArgs, session: &Session) -> Result<(), Failure> {
     }
 }
 
-/// Counters, or with a previous sample, rates per second.
+/// Counters, or with a previous sample, rates per second: packets in pps/kpps/Mpps
+/// and, from the byte counters, bits in bps/kbps/Mbps/Gbps (frame bits, without
+/// preamble, FCS and gap; `-` when the daemon does not count bytes).
 pub fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
-    let secs = prev.map(|p| s.uptime_ms.saturating_sub(p.uptime_ms) as f64 / 1000.0);
-    let rate = |now: u64, before: Option<u64>| -> String {
-        match (secs, before) {
-            (Some(dt), Some(b)) if dt > 0.0 => format!("{:.0}", now.saturating_sub(b) as f64 / dt),
-            _ => now.to_string(),
-        }
-    };
+    let secs = prev
+        .map(|p| s.uptime_ms.saturating_sub(p.uptime_ms) as f64 / 1000.0)
+        .filter(|&dt| dt > 0.0);
     println!(
         "fib seq {}  uptime {:.1}s  requests {}  clients {}{}",
         s.fib_seq,
@@ -50,35 +48,120 @@ pub fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
             ""
         }
     );
+    let Some(dt) = secs else {
+        let rows: Vec<Vec<String>> = s
+            .cores
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.rx_packets.to_string(),
+                    c.tx_packets.to_string(),
+                    c.tx_dropped.to_string(),
+                    c.forwarded.to_string(),
+                    c.dropped.to_string(),
+                    c.punted.to_string(),
+                    c.applied_seq.to_string(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "CORE",
+                "NAME",
+                "RX",
+                "TX",
+                "TX-FULL",
+                "FORWARDED",
+                "DROPPED",
+                "PUNTED",
+                "SEQ",
+            ],
+            &rows,
+        );
+        return;
+    };
     let rows: Vec<Vec<String>> = s
         .cores
         .iter()
         .map(|c| {
-            let p = prev.and_then(|p| p.cores.iter().find(|x| x.id == c.id));
+            // A core that left (or restarted) since: its counters from zero.
+            let p = prev
+                .and_then(|p| p.cores.iter().find(|x| x.id == c.id))
+                .cloned()
+                .unwrap_or_default();
+            let per_s = |now: u64, before: u64| now.saturating_sub(before) as f64 / dt;
+            let bits = |bytes: u64, before: u64, packets: u64| {
+                if bytes == 0 && packets > 0 {
+                    "-".to_owned()
+                } else {
+                    bit_rate(per_s(bytes, before) * 8.0)
+                }
+            };
             vec![
                 c.id.to_string(),
                 c.name.clone(),
-                rate(c.rx_packets, p.map(|p| p.rx_packets)),
-                rate(c.tx_packets, p.map(|p| p.tx_packets)),
-                rate(c.tx_dropped, p.map(|p| p.tx_dropped)),
-                rate(c.forwarded, p.map(|p| p.forwarded)),
-                rate(c.dropped, p.map(|p| p.dropped)),
-                rate(c.punted, p.map(|p| p.punted)),
+                packet_rate(per_s(c.rx_packets, p.rx_packets)),
+                bits(c.rx_bytes, p.rx_bytes, c.rx_packets),
+                packet_rate(per_s(c.tx_packets, p.tx_packets)),
+                bits(c.tx_bytes, p.tx_bytes, c.tx_packets),
+                packet_rate(per_s(c.tx_dropped, p.tx_dropped)),
+                packet_rate(per_s(c.forwarded, p.forwarded)),
+                packet_rate(per_s(c.dropped, p.dropped)),
+                packet_rate(per_s(c.punted, p.punted)),
                 c.applied_seq.to_string(),
             ]
         })
         .collect();
-    let unit = if secs.is_some() { "/s" } else { "" };
-    let h: Vec<String> = ["RX", "TX", "TX-FULL", "FORWARDED", "DROPPED", "PUNTED"]
-        .iter()
-        .map(|h| format!("{h}{unit}"))
-        .collect();
     print_table(
         &[
-            "CORE", "NAME", &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], "SEQ",
+            "CORE",
+            "NAME",
+            "RX",
+            "RX-BITS",
+            "TX",
+            "TX-BITS",
+            "TX-FULL",
+            "FORWARDED",
+            "DROPPED",
+            "PUNTED",
+            "SEQ",
         ],
         &rows,
     );
+}
+
+/// Packets per second, 3 significant digits: `0 pps`, `12.5 pps`, `148 kpps`, `14.9 Mpps`.
+pub fn packet_rate(per_second: f64) -> String {
+    human(per_second, &["pps", "kpps", "Mpps"])
+}
+
+/// Bits per second, 3 significant digits: `0 bps`, `800 kbps`, `1.00 Mbps`, `9.87 Gbps`.
+pub fn bit_rate(per_second: f64) -> String {
+    human(per_second, &["bps", "kbps", "Mbps", "Gbps"])
+}
+
+/// `value` in the largest of `units` (each 1000 times the one before) that keeps it
+/// at 1 or more, to 3 significant digits (more digits only beyond the last unit).
+fn human(value: f64, units: &[&str]) -> String {
+    if !value.is_finite() || value < 0.0005 {
+        return format!("0 {}", units[0]);
+    }
+    let mut v = value;
+    let mut unit = 0;
+    // 999.5 rounds to 1000, which is the next unit's 1.00.
+    while v >= 999.5 && unit + 1 < units.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    let decimals = match v {
+        v if v >= 99.95 => 0,
+        v if v >= 9.995 => 1,
+        v if v >= 0.9995 => 2,
+        _ => 3,
+    };
+    format!("{v:.decimals$} {}", units[unit])
 }
 
 /// One connection, a stats request every interval; rates from the previous answer.
@@ -108,5 +191,40 @@ fn watch(args: StatsArgs, session: &Session) -> Result<(), Failure> {
         }
         prev = Some(now);
         std::thread::sleep(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_have_three_significant_digits_and_a_unit() {
+        let cases = [
+            (0.0, "0 pps"),
+            (1.0, "1.00 pps"),
+            (0.5, "0.500 pps"),
+            (12.34, "12.3 pps"),
+            (999.0, "999 pps"),
+            (999.4, "999 pps"),
+            (999.6, "1.00 kpps"),
+            (1234.0, "1.23 kpps"),
+            (14_880_952.0, "14.9 Mpps"),
+            (148_809_523.0, "149 Mpps"),
+            // Beyond the last unit: more digits rather than a unit nobody reads.
+            (2_500_000_000.0, "2500 Mpps"),
+            (f64::NAN, "0 pps"),
+            (-3.0, "0 pps"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(packet_rate(v), want, "{v}");
+        }
+        assert_eq!(bit_rate(0.0), "0 bps");
+        assert_eq!(bit_rate(800.0), "800 bps");
+        assert_eq!(bit_rate(64_000.0), "64.0 kbps");
+        assert_eq!(bit_rate(999_999.0), "1.00 Mbps");
+        assert_eq!(bit_rate(9_870_000_000.0), "9.87 Gbps");
+        assert_eq!(bit_rate(100e9), "100 Gbps");
+        assert_eq!(bit_rate(1.6e12), "1600 Gbps");
     }
 }

@@ -8,6 +8,7 @@
 //! - [`journal`]: runtime changes saved and replayed at start-up;
 //! - [`serve`]: the control loop ([`Router::turn`], route sources, the socket);
 //! - [`startup`]: from a validated configuration to a running router;
+//! - [`logs`]: fibred's log output; [`notify`]: readiness for systemd;
 //! - [`Backend`]: ports and cores — DPDK ([`dpdk`], feature `dpdk`) for `fibred`,
 //!   or software ports in this process ([`soft`]) for tests.
 
@@ -16,6 +17,8 @@ pub mod dispatch;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod journal;
+pub mod logs;
+pub mod notify;
 pub mod serve;
 pub mod soft;
 pub mod startup;

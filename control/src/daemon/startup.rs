@@ -210,8 +210,10 @@ pub fn run<B: Backend>(
         .with_context(|| format!("control socket {}", cfg.control_socket.display()))?;
     let metrics = start_metrics(cfg)?;
     tracing::info!(socket = %cfg.control_socket.display(), routes = router.fib().stats().prefixes, "fibred ready");
+    super::notify::ready(&cfg.control_socket, router.fib().stats().prefixes);
     serve::serve(&mut router, &mut server, journal.as_ref(), stop);
     tracing::info!("shutting down");
+    super::notify::stopping();
     drop(metrics);
     router.stop_all();
     drop(server);
