@@ -901,3 +901,202 @@ fn dpdk_telemetry_answers_fibres_own_commands() {
     assert_eq!(ports["/fibre/ports"]["p1"]["up"], 1, "{ports}");
     assert_eq!(d.stop(), 0);
 }
+
+/// A `monitor` subscription over the control socket, read with a timeout.
+struct Subscription {
+    client: control::cli::ControlClient,
+    id: u64,
+}
+
+impl Subscription {
+    fn new(d: &Daemon, topics: Vec<control::monitor::Topic>) -> Subscription {
+        let mut client = control::cli::ControlClient::connect(d.dir.join("fibred.sock")).unwrap();
+        client
+            .set_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let id = client
+            .send(&control::proto::Request::Monitor(
+                control::monitor::MonitorRequest { topics },
+            ))
+            .unwrap();
+        Subscription { client, id }
+    }
+
+    /// The next event, or None after the read timeout.
+    fn next(&mut self) -> Option<control::monitor::MonitorEvent> {
+        match self.client.recv() {
+            Ok((id, Ok(control::proto::Reply::Event(e)))) => {
+                assert_eq!(id, Some(self.id));
+                Some(e)
+            }
+            Ok(other) => panic!("not an event: {other:?}"),
+            Err(_) => None,
+        }
+    }
+}
+
+#[test]
+fn monitor_sees_route_neighbour_core_and_replay_events_in_seq_order() {
+    use control::monitor::Event;
+    let tmp = Daemon::dir("monitor");
+    let dir = tmp.path();
+    let cfg = config(
+        dir,
+        "e2e-monitor",
+        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
+        1,
+    ) + "\n[metrics]\nenabled = false\n";
+    let d = Daemon::start(dir, &cfg);
+    d.converge();
+    let mut sub = Subscription::new(&d, Vec::new());
+    // Subscribed once a turn has passed: a request answered after it.
+    d.ok(&["fib", "status"]);
+    d.ok(&["route", "add", "10.1.0.0/16", "via", "198.51.100.2"]);
+    d.ok(&["route", "add", "10.2.0.0/16", "via", "198.51.100.2"]);
+    d.ok(&["route", "del", "10.1.0.0/16"]);
+    d.ok(&["neigh", "add", "198.51.100.9", "lladdr", "02:00:00:00:00:09", "dev", "p1"]);
+    d.ok(&["neigh", "del", "198.51.100.9", "dev", "p1"]);
+    d.ok(&["core", "add"]);
+    d.converge();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let wanted = |got: &[control::monitor::MonitorEvent]| {
+        got.iter().any(|e| {
+            matches!(&e.event, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_end")
+        })
+    };
+    while !wanted(&got) {
+        assert!(Instant::now() < deadline, "events so far: {got:#?}");
+        if let Some(e) = sub.next() {
+            got.push(e);
+        }
+    }
+    let lines: Vec<String> = got.iter().map(|e| e.to_string()).collect();
+    // In seq order, nothing lost.
+    assert!(got.windows(2).all(|w| w[0].seq <= w[1].seq), "{lines:#?}");
+    assert!(!got.iter().any(|e| matches!(e.event, Event::Lost { .. })), "{lines:#?}");
+    let routes: Vec<(String, String)> = got
+        .iter()
+        .filter_map(|e| match &e.event {
+            // The static neighbour's host route (a /32) comes and goes too.
+            Event::Route { prefix, action, .. } if prefix.starts_with("10.") => {
+                Some((action.clone(), prefix.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("add".to_string(), "10.1.0.0/16".to_string()),
+            ("add".into(), "10.2.0.0/16".into()),
+            ("del".into(), "10.1.0.0/16".into()),
+        ],
+        "{lines:#?}"
+    );
+    // Route seqs are the FIB's: distinct and increasing.
+    let seqs: Vec<u64> = got
+        .iter()
+        .filter(|e| matches!(e.event, Event::Route { .. }))
+        .map(|e| e.seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{lines:#?}");
+    let neigh: Vec<(String, String)> = got
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Neigh { addr, from, to, .. } if addr.to_string() == "198.51.100.9" => {
+                Some((from.clone(), to.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        neigh,
+        [
+            ("none".to_string(), "permanent".to_string()),
+            ("permanent".into(), "none".into()),
+        ],
+        "{lines:#?}"
+    );
+    let pos = |f: &dyn Fn(&Event) -> bool| got.iter().position(|e| f(&e.event));
+    let started = pos(&|e| matches!(e, Event::Core { name, action, .. } if name == "core1" && action == "started"));
+    let begin = pos(&|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_begin"));
+    let end = pos(&|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_end"));
+    assert!(
+        started.is_some() && begin.is_some() && end.is_some(),
+        "{lines:#?}"
+    );
+    assert!(started <= begin && begin < end, "{lines:#?}");
+    // The route events came before the core's, as the requests did.
+    assert!(got.iter().position(|e| matches!(e.event, Event::Route { .. })) < started, "{lines:#?}");
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn a_slow_monitor_subscriber_gets_a_lost_record_and_the_control_loop_stays_quick() {
+    use control::monitor::{Event, Topic};
+    let tmp = Daemon::dir("slowmon");
+    let dir = tmp.path();
+    let cfg = config(
+        dir,
+        "e2e-slowmon",
+        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
+        1,
+    ) + "\n[metrics]\nenabled = false\n";
+    let d = Daemon::start(dir, &cfg);
+    d.converge();
+    let mut sub = Subscription::new(&d, vec![Topic::Route]);
+    d.ok(&["fib", "status"]);
+    // 50,000 route changes the subscriber does not read meanwhile: far more than
+    // its queue (4,096 events) and the socket's buffers hold.
+    const N: u32 = 50_000;
+    let file: String = (0..N)
+        .map(|i| format!("{}/24 via 198.51.100.3\n", Ipv4Addr::from(0x2000_0000 + (i << 8))))
+        .collect();
+    std::fs::write(dir.join("bulk.txt"), file).unwrap();
+    d.ok(&["route", "load", dir.join("bulk.txt").to_str().unwrap()]);
+    // While it does not read: the control loop answers at once.
+    let mut client = control::cli::ControlClient::connect(dir.join("fibred.sock")).unwrap();
+    let mut worst = Duration::ZERO;
+    for _ in 0..200 {
+        let t = Instant::now();
+        client.call(&control::proto::Request::FibStatus).unwrap();
+        worst = worst.max(t.elapsed());
+    }
+    let stats = d.json(&["stats"]);
+    eprintln!(
+        "slow subscriber: worst fib status round trip {worst:?} over 200; control turns (le_us, turns): {}",
+        stats["control"]["turn_us"]
+    );
+    assert!(worst < Duration::from_millis(250), "{worst:?}");
+    // Now it reads: some events, then one record of what it missed, and every
+    // route change is either delivered or counted in it.
+    let mut delivered = 0u64;
+    let mut lost = 0u64;
+    let mut last_seq = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delivered + lost < u64::from(N) {
+        assert!(Instant::now() < deadline, "{delivered} delivered, {lost} lost");
+        let Some(e) = sub.next() else { continue };
+        assert!(e.seq >= last_seq);
+        last_seq = e.seq;
+        match e.event {
+            Event::Route { .. } => delivered += 1,
+            Event::Lost { events } => lost += events,
+            other => panic!("not a route event: {other:?}"),
+        }
+    }
+    eprintln!("slow subscriber: {delivered} delivered, {lost} reported lost");
+    assert_eq!(delivered + lost, u64::from(N));
+    assert!(lost > 0 && delivered >= 4096, "{delivered} {lost}");
+    // It is still subscribed, and hears what happens next.
+    d.ok(&["route", "add", "10.9.0.0/16", "via", "198.51.100.2"]);
+    let e = loop {
+        assert!(Instant::now() < deadline);
+        if let Some(e) = sub.next() {
+            break e;
+        }
+    };
+    assert!(matches!(&e.event, Event::Route { prefix, .. } if prefix == "10.9.0.0/16"), "{e}");
+    assert_eq!(d.stop(), 0);
+}
