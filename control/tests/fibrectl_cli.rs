@@ -246,17 +246,19 @@ fn canned(req: &Request) -> Option<Reply> {
         Request::NeighShow(_) => r#"{"neighbours":[{"addr":"192.0.2.2","port":"p0","mac":"02:00:00:00:00:02","state":"permanent"},{"addr":"198.51.100.7","port":"p1","mac":null,"state":"incomplete"}]}"#.to_owned(),
         Request::AddrShow(_) => r#"{"addresses":[{"port":"p0","addr":"192.0.2.1/24"},{"port":"p1","addr":"198.51.100.1/24"}]}"#.to_owned(),
         Request::LinkShow(_) => r#"{"links":[{"index":0,"name":"p0","backend":"dpdk","up":true,"speed_mbps":10000,"mac":"02:00:00:00:f0:00","mtu":1500,"rx_packets":11,"rx_bytes":1100,"rx_dropped":1,"tx_packets":22,"tx_bytes":2200,"tx_dropped":2},{"index":1,"name":"p1","backend":"none","up":false,"speed_mbps":null,"mac":"02:00:00:00:f0:01","mtu":9000,"rx_packets":123456789,"rx_bytes":1100,"rx_dropped":0,"tx_packets":22,"tx_bytes":2200,"tx_dropped":2}]}"#.to_owned(),
-        Request::CoreShow => r#"{"cores":[{"id":0,"name":"fwd0","cpu":2,"state":"forwarding","applied_seq":24,"lag":0,"in_sync":true,"rx_packets":1000,"forwarded":990,"forwarded_pps":14880952,"drops":{"no_route":7,"ttl":3},"punts":{"arp":2}},{"id":1,"name":"fwd1","cpu":null,"state":"replaying","applied_seq":10,"lag":14,"in_sync":false,"rx_packets":0,"forwarded":0,"forwarded_pps":0,"drops":{},"punts":{}}]}"#.to_owned(),
+        Request::CoreShow => r#"{"cores":[{"id":0,"name":"fwd0","cpu":2,"state":"forwarding","applied_seq":24,"lag":0,"in_sync":true,"rx_packets":1000,"forwarded":990,"forwarded_pps":14880952,"drops":{"no_route":7,"ttl":3},"punts":{"arp":2},"busy_cycles":900000,"idle_cycles":100000,"busy_permille":605,"cycles_per_packet":131},{"id":1,"name":"fwd1","cpu":null,"state":"replaying","applied_seq":10,"lag":14,"in_sync":false,"rx_packets":0,"forwarded":0,"forwarded_pps":0,"drops":{},"punts":{}}]}"#.to_owned(),
         Request::CoreAdd(c) => format!(r#"{{"core_added":{{"id":2,"cpu":{}}}}}"#, c.cpu.map_or("null".to_owned(), |c| c.to_string())),
         Request::SourceShow => r#"{"sources":[{"name":"kernel","protocol":"kernel","connected":true,"routes":20000,"messages":35000,"resyncs":1,"ignored":4,"refused":0,"last_error":null},{"name":"fpm","protocol":"frr","connected":false,"routes":0,"messages":0,"resyncs":0,"ignored":0,"refused":2,"last_error":"connection reset"}]}"#.to_owned(),
         Request::Stats => {
             // Each call one second and some packets later, so `stats -w` shows fixed
-            // rates: fwd0 slow, with 1000-byte frames; fwd1 at line rate without
-            // byte counts (`count_bytes = false`).
+            // rates: fwd0 slow, with 1000-byte frames, busy 60% of its cycles;
+            // fwd1 at line rate without byte counts (`count_bytes = false`) or
+            // cycle counts (an older daemon).
             let n = STATS_CALLS.fetch_add(1, Ordering::Relaxed);
             format!(
-                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":{},"tx_packets":{},"tx_bytes":{},"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24}},{{"id":1,"name":"fwd1","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":0,"forwarded":{},"dropped":0,"punted":0,"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
+                r#"{{"stats":{{"uptime_ms":{},"fib_seq":24,"cores":[{{"id":0,"name":"fwd0","rx_packets":{},"rx_bytes":{},"tx_packets":{},"tx_bytes":{},"tx_dropped":{},"forwarded":{},"dropped":{},"punted":{},"events_applied":24,"applied_seq":24,"busy_cycles":{},"idle_cycles":{}}},{{"id":1,"name":"fwd1","rx_packets":{},"rx_bytes":0,"tx_packets":{},"tx_bytes":0,"tx_dropped":0,"forwarded":{},"dropped":0,"punted":0,"events_applied":24,"applied_seq":24}}],"ports":[],"control":{{"requests":{},"clients":1,"clients_dropped":0,"punts_handled":0,"arp_requests_sent":2}}}}}}"#,
                 5000 + n * 1000, 1000 + n * 500, (1000 + n * 500) * 1000, 990 + n * 490, (990 + n * 490) * 1000, n, 990 + n * 490, 10 + n * 10, n * 2,
+                n * 600_000, n * 400_000,
                 n * 14_880_952, n * 14_880_952, n * 14_880_952, 37 + n
             )
         }

@@ -954,7 +954,15 @@ fn monitor_sees_route_neighbour_core_and_replay_events_in_seq_order() {
     d.ok(&["route", "add", "10.1.0.0/16", "via", "198.51.100.2"]);
     d.ok(&["route", "add", "10.2.0.0/16", "via", "198.51.100.2"]);
     d.ok(&["route", "del", "10.1.0.0/16"]);
-    d.ok(&["neigh", "add", "198.51.100.9", "lladdr", "02:00:00:00:00:09", "dev", "p1"]);
+    d.ok(&[
+        "neigh",
+        "add",
+        "198.51.100.9",
+        "lladdr",
+        "02:00:00:00:00:09",
+        "dev",
+        "p1",
+    ]);
     d.ok(&["neigh", "del", "198.51.100.9", "dev", "p1"]);
     d.ok(&["core", "add"]);
     d.converge();
@@ -974,7 +982,10 @@ fn monitor_sees_route_neighbour_core_and_replay_events_in_seq_order() {
     let lines: Vec<String> = got.iter().map(|e| e.to_string()).collect();
     // In seq order, nothing lost.
     assert!(got.windows(2).all(|w| w[0].seq <= w[1].seq), "{lines:#?}");
-    assert!(!got.iter().any(|e| matches!(e.event, Event::Lost { .. })), "{lines:#?}");
+    assert!(
+        !got.iter().any(|e| matches!(e.event, Event::Lost { .. })),
+        "{lines:#?}"
+    );
     let routes: Vec<(String, String)> = got
         .iter()
         .filter_map(|e| match &e.event {
@@ -1019,16 +1030,27 @@ fn monitor_sees_route_neighbour_core_and_replay_events_in_seq_order() {
         "{lines:#?}"
     );
     let pos = |f: &dyn Fn(&Event) -> bool| got.iter().position(|e| f(&e.event));
-    let started = pos(&|e| matches!(e, Event::Core { name, action, .. } if name == "core1" && action == "started"));
-    let begin = pos(&|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_begin"));
-    let end = pos(&|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_end"));
+    let started = pos(
+        &|e| matches!(e, Event::Core { name, action, .. } if name == "core1" && action == "started"),
+    );
+    let begin = pos(
+        &|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_begin"),
+    );
+    let end = pos(
+        &|e| matches!(e, Event::Fib { listener, action, .. } if listener == "core1" && action == "replay_end"),
+    );
     assert!(
         started.is_some() && begin.is_some() && end.is_some(),
         "{lines:#?}"
     );
     assert!(started <= begin && begin < end, "{lines:#?}");
     // The route events came before the core's, as the requests did.
-    assert!(got.iter().position(|e| matches!(e.event, Event::Route { .. })) < started, "{lines:#?}");
+    assert!(
+        got.iter()
+            .position(|e| matches!(e.event, Event::Route { .. }))
+            < started,
+        "{lines:#?}"
+    );
     assert_eq!(d.stop(), 0);
 }
 
@@ -1051,7 +1073,12 @@ fn a_slow_monitor_subscriber_gets_a_lost_record_and_the_control_loop_stays_quick
     // its queue (4,096 events) and the socket's buffers hold.
     const N: u32 = 50_000;
     let file: String = (0..N)
-        .map(|i| format!("{}/24 via 198.51.100.3\n", Ipv4Addr::from(0x2000_0000 + (i << 8))))
+        .map(|i| {
+            format!(
+                "{}/24 via 198.51.100.3\n",
+                Ipv4Addr::from(0x2000_0000 + (i << 8))
+            )
+        })
         .collect();
     std::fs::write(dir.join("bulk.txt"), file).unwrap();
     d.ok(&["route", "load", dir.join("bulk.txt").to_str().unwrap()]);
@@ -1076,7 +1103,10 @@ fn a_slow_monitor_subscriber_gets_a_lost_record_and_the_control_loop_stays_quick
     let mut last_seq = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
     while delivered + lost < u64::from(N) {
-        assert!(Instant::now() < deadline, "{delivered} delivered, {lost} lost");
+        assert!(
+            Instant::now() < deadline,
+            "{delivered} delivered, {lost} lost"
+        );
         let Some(e) = sub.next() else { continue };
         assert!(e.seq >= last_seq);
         last_seq = e.seq;
@@ -1097,6 +1127,9 @@ fn a_slow_monitor_subscriber_gets_a_lost_record_and_the_control_loop_stays_quick
             break e;
         }
     };
-    assert!(matches!(&e.event, Event::Route { prefix, .. } if prefix == "10.9.0.0/16"), "{e}");
+    assert!(
+        matches!(&e.event, Event::Route { prefix, .. } if prefix == "10.9.0.0/16"),
+        "{e}"
+    );
     assert_eq!(d.stop(), 0);
 }

@@ -110,6 +110,8 @@ pub fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
                 packet_rate(per_s(c.forwarded, p.forwarded)),
                 packet_rate(per_s(c.dropped, p.dropped)),
                 packet_rate(per_s(c.punted, p.punted)),
+                busy_percent(c, &p),
+                cycles_per_packet(c, &p),
                 c.applied_seq.to_string(),
             ]
         })
@@ -126,10 +128,34 @@ pub fn print_stats(s: &StatsReply, prev: Option<&StatsReply>) {
             "FORWARDED",
             "DROPPED",
             "PUNTED",
+            "BUSY%",
+            "CYC/PKT",
             "SEQ",
         ],
         &rows,
     );
+}
+
+/// The share of the interval a core's loop found work, from its busy and idle
+/// cycles (`-` for a daemon that does not count them).
+fn busy_percent(c: &crate::proto::CoreCounters, p: &crate::proto::CoreCounters) -> String {
+    let busy = c.busy_cycles.saturating_sub(p.busy_cycles);
+    let idle = c.idle_cycles.saturating_sub(p.idle_cycles);
+    if busy + idle == 0 {
+        return "-".into();
+    }
+    format!("{:.1}", busy as f64 * 100.0 / (busy + idle) as f64)
+}
+
+/// Busy cycles per received packet over the interval (`-` without packets, or
+/// from a daemon that does not count cycles).
+fn cycles_per_packet(c: &crate::proto::CoreCounters, p: &crate::proto::CoreCounters) -> String {
+    let busy = c.busy_cycles.saturating_sub(p.busy_cycles);
+    let counted = busy + c.idle_cycles.saturating_sub(p.idle_cycles) > 0;
+    match c.rx_packets.saturating_sub(p.rx_packets) {
+        rx if rx > 0 && counted => (busy / rx).to_string(),
+        _ => "-".into(),
+    }
 }
 
 /// Packets per second, 3 significant digits: `0 pps`, `12.5 pps`, `148 kpps`, `14.9 Mpps`.
