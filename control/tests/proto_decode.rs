@@ -198,8 +198,27 @@ fn responses_round_trip() {
             forwarded_pps: 1_000_000,
             drops: BTreeMap::from([("ttl_exceeded".to_string(), 1)]),
             punts: BTreeMap::new(),
+            busy_cycles: 900,
+            idle_cycles: 100,
+            busy_permille: 900,
+            cycles_per_packet: 90,
         }])),
         Ok(Reply::Stats(StatsReply::default())),
+        Ok(Reply::Metrics(Box::default())),
+        Ok(Reply::Event(control::monitor::MonitorEvent {
+            seq: 12,
+            event: control::monitor::Event::Neigh {
+                port: "p1".into(),
+                addr: "198.51.100.9".parse().unwrap(),
+                from: "none".into(),
+                to: "permanent".into(),
+                mac: Some("02:00:00:00:00:09".into()),
+            },
+        })),
+        Ok(Reply::Event(control::monitor::MonitorEvent {
+            seq: 13,
+            event: control::monitor::Event::Lost { events: 7 },
+        })),
         Err(ErrorReply::new(
             ErrorKind::InUse,
             "nexthop 3 is in use by 2 route(s)",

@@ -514,7 +514,7 @@ impl Collector for Snapshot {
             f.gauge(&source(s), g(s.routes))?;
         }
         type SourceField = fn(&crate::source::handler::SourceInfo) -> u64;
-        let per_source: [(&str, &str, SourceField); 4] = [
+        let per_source: [(&str, &str, SourceField); 5] = [
             (
                 "fibre_source_messages",
                 "Messages a source received from its peer.",
@@ -524,6 +524,11 @@ impl Collector for Snapshot {
                 "fibre_source_resyncs",
                 "Whole-table resends (reconnects, re-dumps, dump retries).",
                 |s| s.resyncs,
+            ),
+            (
+                "fibre_source_dump_retries",
+                "Inconsistent dumps taken again (the kernel's NLM_F_DUMP_INTR).",
+                |s| s.dump_retries,
             ),
             (
                 "fibre_source_ignored_messages",

@@ -19,6 +19,9 @@ pub struct SourceInfo {
     pub routes: u64,
     pub messages: u64,
     pub resyncs: u64,
+    /// Inconsistent dumps taken again (kernel mirror); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dump_retries: u64,
     pub ignored: u64,
     pub refused: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +42,7 @@ pub fn infos<B: Backend>(r: &Router<B>) -> Vec<SourceInfo> {
             routes: s.status.routes.load(Relaxed),
             messages: s.status.messages.load(Relaxed),
             resyncs: s.status.resyncs.load(Relaxed),
+            dump_retries: s.status.dump_retries.load(Relaxed),
             ignored: s.status.ignored.load(Relaxed),
             refused: s.status.refused.load(Relaxed),
             last_error: s.status.last_error(),
@@ -73,4 +77,8 @@ pub fn poll<B: Backend>(r: &mut Router<B>, budget: usize) -> bool {
         }
     }
     busy
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

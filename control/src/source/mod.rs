@@ -179,6 +179,9 @@ pub struct SourceStatus {
     pub messages: AtomicU64,
     /// Full resends (re-dumps, reconnects).
     pub resyncs: AtomicU64,
+    /// Dumps that had to be taken again because the peer said they were
+    /// inconsistent (the kernel's `NLM_F_DUMP_INTR`); counted in `resyncs` too.
+    pub dump_retries: AtomicU64,
     /// Peer messages that could not be used (malformed, unsupported), each logged.
     pub ignored: AtomicU64,
     /// Requests the control thread refused (e.g. a gateway on no interface subnet).

@@ -119,6 +119,7 @@ impl Mirror {
         }
         if d.interrupted {
             SourceStatus::bump(&self.counters.interrupted);
+            SourceStatus::bump(&self.status.dump_retries);
             self.interrupted_in_a_row += 1;
             if self.interrupted_in_a_row < self.policy.attempts {
                 tracing::debug!(

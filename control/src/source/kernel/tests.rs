@@ -406,6 +406,8 @@ fn interrupted_dumps_are_retried_then_reported_and_never_sweep() {
     r.part(vec![unicast("10.0.0.0/8", 1)], 0);
     assert!(r.done(NLM_F_DUMP_INTR).is_empty());
     assert_eq!(r.counters.interrupted.load(Relaxed), 6);
+    // `source show` and the metrics see them as dump retries.
+    assert_eq!(r.status.dump_retries.load(Relaxed), 6);
     // A clean dump finally sweeps.
     let reqs = r.dump(vec![unicast("10.0.0.0/8", 1)]);
     assert_eq!(deleted(&reqs), vec!["10.1.0.0/16"]);
