@@ -762,6 +762,15 @@ fn prometheus_scrapes_the_metrics_endpoint_and_sees_what_fibrectl_sees() {
     };
     assert!(sample("fibre_core_busy_cycles_total") > 0, "{body}");
     assert!(sample("fibre_core_idle_cycles_total") > 0, "{body}");
+    // Since the daemon started (the first scrape): busy some of the time, for some
+    // cycles per packet.
+    assert!(sample("fibre_core_cycles_per_packet") > 0, "{body}");
+    let ratio: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("fibre_core_busy_ratio{core=\"core0\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(ratio > 0.0 && ratio < 1.0, "{body}");
     // ...and the classic text format to others, which promtool checks.
     let (head, body) = http_get(metrics, "/metrics");
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");

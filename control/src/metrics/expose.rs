@@ -235,6 +235,27 @@ impl Collector for Snapshot {
         }
         let mut f = family(
             &mut e,
+            "fibre_core_busy_ratio",
+            "Share of a core's time its loop found work (0 to 1), since the previous scrape.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for c in &m.cores {
+            f.0.encode_family(&core(c))?
+                .encode_gauge(&(f64::from(c.busy_permille) / 1000.0))?;
+        }
+        let mut f = family(
+            &mut e,
+            "fibre_core_cycles_per_packet",
+            "Busy TSC cycles per received packet, since the previous scrape (0: none).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for c in &m.cores {
+            f.gauge(&core(c), g(c.cycles_per_packet))?;
+        }
+        let mut f = family(
+            &mut e,
             "fibre_core_tbl8_groups_used",
             "tbl8 groups a core's DIR-24-8 tables use.",
             None,
@@ -640,6 +661,7 @@ mod tests {
             "fibre_core_rx_packets_total{core=\"core0\",port=\"p0\"} 42",
             "fibre_core_dropped_packets_total{core=\"core0\",reason=\"no_route\"} 7",
             "fibre_core_tbl8_groups_used{core=\"core0\"} 3",
+            "fibre_core_busy_ratio{core=\"core0\"} 0.0",
             "# UNIT fibre_fib_commit_latency_seconds seconds",
             "fibre_fib_commit_latency_seconds_bucket{le=\"+Inf\"} 0",
             "fibre_routes{table=\"254\",protocol=\"static\"} 5",

@@ -18,18 +18,30 @@ pub struct MetricsState {
     /// counting walks every route (a few ms for a full table), so a scrape of an
     /// unchanged FIB reuses the last count.
     route_counts: Option<(u64, Vec<RouteCount>)>,
+    /// Per core: (busy cycles, idle cycles, received packets) at the previous
+    /// `metrics` request, for the interval's busy share and cycles per packet.
+    cpu: std::collections::HashMap<u32, (u64, u64, u64)>,
 }
 
 pub fn metrics<B: Backend>(r: &mut Router<B>) -> Response {
     let stats = stats_reply(r);
     let fib = fib_status_reply(r);
+    let mut cpu = std::collections::HashMap::new();
     let cores = r
         .cores
         .slots
         .iter()
         .map(|(id, slot)| {
             let st = slot.handle.stats();
+            let now = (st.busy_cycles, st.idle_cycles, st.rx_packets());
+            let (b0, i0, rx0) = r.metrics.cpu.get(id).copied().unwrap_or_default();
+            let busy = now.0.saturating_sub(b0);
+            let idle = now.1.saturating_sub(i0);
+            let rx = now.2.saturating_sub(rx0);
+            cpu.insert(*id, now);
             CoreMetrics {
+                busy_permille: (busy * 1000).checked_div(busy + idle).unwrap_or(0) as u32,
+                cycles_per_packet: busy.checked_div(rx).unwrap_or(0),
                 id: *id,
                 name: slot.handle.name().to_string(),
                 drops: DropReason::ALL
@@ -59,6 +71,7 @@ pub fn metrics<B: Backend>(r: &mut Router<B>) -> Response {
             }
         })
         .collect();
+    r.metrics.cpu = cpu;
     let mut neighbours = BTreeMap::new();
     for n in r.neighbours.table.entries() {
         *neighbours.entry(n.state.name().to_string()).or_default() += 1;

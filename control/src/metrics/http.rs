@@ -125,8 +125,20 @@ fn serve(server: tiny_http::Server, socket: PathBuf, stop: &AtomicBool) {
     }
 }
 
-/// One snapshot from the daemon, as text.
+/// One snapshot from the daemon, as text. A kept connection that fails (the
+/// daemon dropped it, or restarted) is made again once before giving up.
 fn scrape(client: &mut Option<ControlClient>, socket: &PathBuf) -> anyhow::Result<String> {
+    let kept = client.is_some();
+    match ask(client, socket) {
+        Err(_) if kept => {
+            *client = None;
+            ask(client, socket)
+        }
+        done => done,
+    }
+}
+
+fn ask(client: &mut Option<ControlClient>, socket: &PathBuf) -> anyhow::Result<String> {
     if client.is_none() {
         let c = ControlClient::connect(socket)?;
         c.set_timeout(Some(ANSWER_TIMEOUT))?;

@@ -59,6 +59,11 @@ pub struct CoreMetrics {
     pub punt_ring_full: u64,
     pub tbl8_groups_used: u64,
     pub tbl8_groups_max: u64,
+    /// Over the interval since the previous `metrics` request (with one scraper,
+    /// its scrape interval): the busy share in thousandths, and busy cycles per
+    /// received packet.
+    pub busy_permille: u32,
+    pub cycles_per_packet: u64,
     /// Per port of this core (its queue pair on it).
     pub ports: Vec<CorePortMetrics>,
 }
