@@ -24,6 +24,9 @@ use std::time::Duration;
 const ADDRS: usize = 1 << 16;
 /// Addresses per bulk call (a forwarding burst).
 const BURST: usize = 32;
+/// Addresses per DRAM-scale stream: 16.8M distinct, as `dpdk-test-fib` uses, so
+/// that each lookup's tbl24 line is almost never in any cache.
+const DRAM_ADDRS: usize = 1 << 24;
 /// Work budget per apply call while building (about 20 us of work).
 const BUILD_BUDGET: usize = 16_384;
 
@@ -128,6 +131,65 @@ fn bench_lookups(c: &mut Criterion) {
                     })
                 });
             }
+            g.finish();
+        }
+    }
+}
+
+/// Lookups where they cost: 16.8M distinct addresses per iteration (256 MiB of
+/// tbl24 lines touched at random, far beyond L3), uniform over the space and from
+/// the routes, over RouteViews and a 1M table with 30% of its routes longer than
+/// /24; fibre's bulk lookup and DPDK's rte_lpm and rte_fib over the same buffers.
+/// `cargo bench -p benches --features dpdk --bench lookup -- lookup-dram`.
+fn bench_dram(c: &mut Criterion) {
+    let mut t = Vec::new();
+    if let Ok(r) = routes::load_routeviews(&routes::routeviews_path(), DEFAULT_NEXTHOPS) {
+        t.push(("routeviews-606k", r));
+    }
+    t.push(("synthetic-1m-long30", routes::synthetic_long_1m()));
+    #[cfg(feature = "dpdk")]
+    eprintln!(
+        "lookup-dram: TSC {} Hz (cycles = ns x GHz)",
+        dpdk_cmp::tsc_hz()
+    );
+    for (name, routes) in t {
+        let table = build(&routes);
+        eprintln!(
+            "lookup-dram {name}: {} routes, tbl8 groups {}, lookup memory {:.1} MiB",
+            routes.len(),
+            table.stats().tbl8_groups_used,
+            table.stats().lookup_bytes as f64 / (1 << 20) as f64,
+        );
+        #[cfg(feature = "dpdk")]
+        let dpdk = dpdk_cmp::DpdkTables::build(&format!("dram-{name}"), &routes);
+        for stream in [AddressStream::Uniform, AddressStream::FromRoutes] {
+            let addrs = benches::addrs::distinct(stream, &routes, DRAM_ADDRS, 7);
+            let mut g = c.benchmark_group(format!("lookup-dram/{name}/{}", stream.name()));
+            g.throughput(Throughput::Elements(DRAM_ADDRS as u64));
+            g.sample_size(10);
+            g.warm_up_time(Duration::from_secs(1));
+            g.measurement_time(Duration::from_secs(4));
+            let mut out = vec![0u32; DRAM_ADDRS];
+            for kernel in LookupKernel::available() {
+                g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
+                    b.iter(|| {
+                        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                            table.lookup_bulk_with(kernel, black_box(a), o);
+                        }
+                        black_box(&out);
+                    })
+                });
+            }
+            g.bench_function(format!("bulk{BURST}"), |b| {
+                b.iter(|| {
+                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                        table.lookup_bulk(black_box(a), o);
+                    }
+                    black_box(&out);
+                })
+            });
+            #[cfg(feature = "dpdk")]
+            dpdk.bench(&mut g, &addrs, BURST);
             g.finish();
         }
     }
@@ -289,6 +351,13 @@ mod dpdk_cmp {
         });
     }
 
+    /// The TSC's rate, as DPDK measured it at EAL init.
+    pub fn tsc_hz() -> u64 {
+        eal_init();
+        // SAFETY: EAL is up; the call only reads a value set at init.
+        unsafe { sys::fibre_rte_get_tsc_hz() }
+    }
+
     pub struct DpdkTables {
         lpm: *mut sys::rte_lpm,
         /// (label, fib, lookup type)
@@ -415,5 +484,11 @@ mod dpdk_cmp {
     }
 }
 
-criterion_group!(benches, bench_lookups, bench_updates, bench_build);
+criterion_group!(
+    benches,
+    bench_lookups,
+    bench_dram,
+    bench_updates,
+    bench_build
+);
 criterion_main!(benches);

@@ -150,6 +150,46 @@ pub fn synthetic_1m() -> Vec<RouteEntry> {
     synthetic(1_000_000, DEFAULT_NEXTHOPS, 0x5eed_0001)
 }
 
+/// /24s the long prefixes of [`synthetic_long`] cluster in: under the DIR-24-8
+/// layouts' 32k tbl8 groups (fibre's and rte_fib's 2-byte one), as more-specifics
+/// do in real tables (a provider's /24 cut into customer /28s and /30s).
+pub const LONG_CLUSTERS: usize = 20_000;
+
+/// `n` distinct routes of which `long_share` are longer than /24 (/25 to /32,
+/// inside [`LONG_CLUSTERS`] random /24s), the rest as [`synthetic`]. Stresses
+/// the tbl8 side of a DIR-24-8 table: many lookups take the second read.
+pub fn synthetic_long(n: usize, long_share: f64, nexthops: u32, seed: u64) -> Vec<RouteEntry> {
+    let long = (n as f64 * long_share) as usize;
+    let mut routes = synthetic(n - long, nexthops, seed);
+    let mut seen: HashSet<Ipv4Prefix> = routes.iter().map(|r| r.prefix).collect();
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x10c6);
+    let clusters: Vec<u32> = (0..LONG_CLUSTERS)
+        .map(|_| {
+            let block = rng.random_range(1u32..224);
+            (block << 24) | (rng.random::<u32>() >> 8 & 0x00ff_ff00)
+        })
+        .collect();
+    let target = routes.len() + long;
+    while routes.len() < target {
+        let base = clusters[rng.random_range(0..clusters.len())];
+        let len = rng.random_range(25u8..=32);
+        let prefix =
+            Ipv4Prefix::truncate(base | (rng.random::<u32>() & 0xff), len).expect("len <= 32");
+        if seen.insert(prefix) {
+            routes.push(RouteEntry {
+                prefix,
+                nexthop: NexthopId(rng.random_range(0..nexthops)),
+            });
+        }
+    }
+    routes
+}
+
+/// The 1M-route synthetic table with 30% of its routes longer than /24.
+pub fn synthetic_long_1m() -> Vec<RouteEntry> {
+    synthetic_long(1_000_000, 0.3, DEFAULT_NEXTHOPS, 0x5eed_0003)
+}
+
 /// The 10k-route synthetic table.
 pub fn synthetic_10k() -> Vec<RouteEntry> {
     synthetic(10_000, DEFAULT_NEXTHOPS, 0x5eed_0002)
@@ -170,6 +210,19 @@ mod tests {
         let e = parse_routeviews("1.0.0.1/24\t1\n", 10, Path::new("x")).unwrap_err();
         assert!(e.to_string().contains("x:1"), "{e}");
         assert!(parse_routeviews("1.0.0.0/24\tasn\n", 10, Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn the_long_table_has_its_share_of_long_prefixes_in_few_24s() {
+        let r = synthetic_long(40_000, 0.3, 64, 3);
+        assert_eq!(r.len(), 40_000);
+        let distinct: HashSet<_> = r.iter().map(|e| e.prefix).collect();
+        assert_eq!(distinct.len(), r.len());
+        let long: Vec<_> = r.iter().filter(|e| e.prefix.len() > 24).collect();
+        // 12,000 made long, and the ~1% of the rest that the usual shares make long.
+        assert!((12_000..=12_600).contains(&long.len()), "{}", long.len());
+        let slash24s: HashSet<u32> = long.iter().map(|e| e.prefix.addr() >> 8).collect();
+        assert!(slash24s.len() <= LONG_CLUSTERS + 200, "{}", slash24s.len());
     }
 
     #[test]
