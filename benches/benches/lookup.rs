@@ -1,5 +1,7 @@
 //! DIR-24-8 lookups, updates and full-table builds on the RouteViews table (if
-//! present), a synthetic 1M-route table and a 10k one, with three address streams.
+//! present), a synthetic 1M-route table and a 10k one, with three address streams;
+//! and lookups at DRAM scale (`lookup-dram`: 16.8M distinct addresses, RouteViews
+//! and a 1M table with 30% of its routes longer than /24; docs/DIR24.md).
 //!
 //! `cargo bench -p benches --bench lookup` (add `--features dpdk` to compare with
 //! DPDK's rte_lpm and rte_fib in the same process). Filter with a criterion regex,
@@ -160,8 +162,9 @@ fn bench_dram(c: &mut Criterion) {
             table.stats().tbl8_groups_used,
             table.stats().lookup_bytes as f64 / (1 << 20) as f64,
         );
+        // A short tag: DPDK's RIB names its mempool after the table, within 32 bytes.
         #[cfg(feature = "dpdk")]
-        let dpdk = dpdk_cmp::DpdkTables::build(&format!("dram-{name}"), &routes);
+        let dpdk = dpdk_cmp::DpdkTables::build(&format!("dram{}", routes.len()), &routes);
         for stream in [AddressStream::Uniform, AddressStream::FromRoutes] {
             let addrs = benches::addrs::distinct(stream, &routes, DRAM_ADDRS, 7);
             let mut g = c.benchmark_group(format!("lookup-dram/{name}/{}", stream.name()));
@@ -331,7 +334,7 @@ mod dpdk_cmp {
                 "fibre-bench",
                 "--no-huge",
                 "-m",
-                "2048",
+                "6144",
                 "--no-pci",
                 "--file-prefix=fibre-bench-lookup",
                 "--force-max-simd-bitwidth=512",
