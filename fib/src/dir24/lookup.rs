@@ -21,6 +21,10 @@ pub enum LookupKernel {
     Staged,
     /// 8 addresses per `vpgatherdd` (x86-64 with AVX2).
     Avx2,
+    /// AVX2 gathers for tbl24 only; the few extended entries read their tbl8
+    /// entry with plain loads, which stay independent of each other (a masked
+    /// second gather waits for the whole first one, and is microcoded).
+    Avx2Split,
     /// 16 addresses per `vpgatherdd` (x86-64 with AVX-512F).
     Avx512,
 }
@@ -31,7 +35,7 @@ impl LookupKernel {
         match self {
             LookupKernel::Scalar | LookupKernel::Staged => true,
             #[cfg(target_arch = "x86_64")]
-            LookupKernel::Avx2 => std::is_x86_feature_detected!("avx2"),
+            LookupKernel::Avx2 | LookupKernel::Avx2Split => std::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             LookupKernel::Avx512 => std::is_x86_feature_detected!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
@@ -45,6 +49,7 @@ impl LookupKernel {
             LookupKernel::Scalar,
             LookupKernel::Staged,
             LookupKernel::Avx2,
+            LookupKernel::Avx2Split,
             LookupKernel::Avx512,
         ]
         .into_iter()
@@ -97,6 +102,11 @@ impl Dir24Table {
             LookupKernel::Avx2 if kernel.is_available() => {
                 // SAFETY: AVX2 is present (checked just above).
                 unsafe { self.bulk_avx2(addrs, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            LookupKernel::Avx2Split if kernel.is_available() => {
+                // SAFETY: AVX2 is present (checked just above).
+                unsafe { self.bulk_avx2_split(addrs, out) }
             }
             LookupKernel::Staged => self.bulk_staged(addrs, out),
             _ => self.bulk_scalar(addrs, out),
@@ -223,6 +233,46 @@ impl Dir24Table {
                 }
                 let r = _mm256_sub_epi32(_mm256_srli_epi32::<1>(e), one);
                 _mm256_storeu_si256(out.as_mut_ptr().add(i) as *mut __m256i, r);
+            }
+            i += 8;
+        }
+        self.bulk_scalar(&addrs[whole..], &mut out[whole..]);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn bulk_avx2_split(&self, addrs: &[u32], out: &mut [u32]) {
+        use std::arch::x86_64::*;
+        let tbl24_16 = self.tbl24_ptr();
+        let tbl8 = self.tbl8_ptr();
+        let tbl24 = tbl24_16 as *const i32;
+        let low16 = _mm256_set1_epi32(0xffff);
+        let ext = _mm256_set1_epi32(EXT as i32);
+        let one = _mm256_set1_epi32(1);
+        let whole = addrs.len() / 8 * 8;
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: as in bulk_avx2 for the gather and the store (8 lanes inside
+            // both slices, tbl24 padded past 2^24); a lane's tbl24 entry is read
+            // again at index a >> 8 < 2^24, and an extended entry names an allocated
+            // group, so its tbl8 index is in range (as in `lookup_raw`).
+            unsafe {
+                let a = _mm256_loadu_si256(addrs.as_ptr().add(i) as *const __m256i);
+                let idx = _mm256_srli_epi32::<8>(a);
+                let e = _mm256_and_si256(_mm256_i32gather_epi32::<2>(tbl24, idx), low16);
+                let m = _mm256_cmpeq_epi32(_mm256_and_si256(e, ext), ext);
+                let r = _mm256_sub_epi32(_mm256_srli_epi32::<1>(e), one);
+                _mm256_storeu_si256(out.as_mut_ptr().add(i) as *mut __m256i, r);
+                let mut lanes = _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32;
+                while lanes != 0 {
+                    let k = i + lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
+                    let a = *addrs.get_unchecked(k);
+                    // In L1: the gather just read it.
+                    let e = *tbl24_16.add((a >> 8) as usize);
+                    *out.get_unchecked_mut(k) =
+                        decode(*tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff)));
+                }
             }
             i += 8;
         }
