@@ -113,28 +113,37 @@ fn bench_lookups(c: &mut Criterion) {
             });
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
-            let mut out = vec![0u32; ADDRS];
-            // What the forwarding core calls: `lookup_bulk`, the default kernel.
-            g.bench_function(format!("bulk{BURST}"), |b| {
-                b.iter(|| {
-                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                        table.lookup_bulk(black_box(a), o);
-                    }
-                    black_box(&out);
-                })
-            });
-            for kernel in LookupKernel::available() {
-                g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
-                    b.iter(|| {
-                        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                            table.lookup_bulk_with(kernel, black_box(a), o);
-                        }
-                        black_box(&out);
-                    })
-                });
-            }
+            bench_bulk(&mut g, &table, &addrs);
             g.finish();
         }
+    }
+}
+
+/// `bulk32` (`lookup_bulk`, what the forwarding core calls) and `bulk32-<kernel>`
+/// for every kernel this CPU has, over `addrs` in bursts.
+fn bench_bulk(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    table: &Dir24Table,
+    addrs: &[u32],
+) {
+    let mut out = vec![0u32; addrs.len()];
+    g.bench_function(format!("bulk{BURST}"), |b| {
+        b.iter(|| {
+            for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                table.lookup_bulk(black_box(a), o);
+            }
+            black_box(&out);
+        })
+    });
+    for kernel in LookupKernel::available() {
+        g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
+            b.iter(|| {
+                for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                    table.lookup_bulk_with(kernel, black_box(a), o);
+                }
+                black_box(&out);
+            })
+        });
     }
 }
 
@@ -172,25 +181,7 @@ fn bench_dram(c: &mut Criterion) {
             g.sample_size(10);
             g.warm_up_time(Duration::from_secs(1));
             g.measurement_time(Duration::from_secs(4));
-            let mut out = vec![0u32; DRAM_ADDRS];
-            for kernel in LookupKernel::available() {
-                g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
-                    b.iter(|| {
-                        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                            table.lookup_bulk_with(kernel, black_box(a), o);
-                        }
-                        black_box(&out);
-                    })
-                });
-            }
-            g.bench_function(format!("bulk{BURST}"), |b| {
-                b.iter(|| {
-                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                        table.lookup_bulk(black_box(a), o);
-                    }
-                    black_box(&out);
-                })
-            });
+            bench_bulk(&mut g, &table, &addrs);
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
             g.finish();

@@ -143,6 +143,9 @@ impl Drop for Daemon {
     }
 }
 
+/// Two net_null ports that receive nothing, as `config`'s `ports`.
+const NULL_PORTS: &str = r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#;
+
 fn config(dir: &Path, prefix: &str, ports: &str, cores: usize) -> String {
     format!(
         r#"eal = ["--no-huge", "-m", "1024", "--no-pci", "--file-prefix={prefix}", "-l", "0"{ports}]
@@ -191,12 +194,7 @@ fn reference(routes: &BTreeMap<(u32, u8), Ipv4Addr>, addr: u32) -> Option<Ipv4Ad
 fn routes_agree_on_every_core_bad_input_changes_nothing_restart_keeps_them() {
     let tmp = Daemon::dir("routes");
     let dir = tmp.path();
-    let cfg = config(
-        dir,
-        "e2e-routes",
-        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
-        2,
-    );
+    let cfg = config(dir, "e2e-routes", NULL_PORTS, 2);
     let d = Daemon::start(dir, &cfg);
 
     // Routes through four gateways on p1, every length from /8 to /32, overlapping.
@@ -871,12 +869,7 @@ fn telemetry(socket: &Path, cmd: &str) -> Value {
 fn dpdk_telemetry_answers_fibres_own_commands() {
     let tmp = Daemon::dir("telemetry");
     let dir = tmp.path();
-    let cfg = config(
-        dir,
-        "e2e-telemetry",
-        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
-        2,
-    ) + "\n[metrics]\nenabled = false\n";
+    let cfg = config(dir, "e2e-telemetry", NULL_PORTS, 2) + "\n[metrics]\nenabled = false\n";
     let d = Daemon::start(dir, &cfg);
     d.ok(&["route", "add", "10.0.0.0/8", "via", "198.51.100.2"]);
     d.converge();
@@ -928,6 +921,8 @@ impl Subscription {
                 control::monitor::MonitorRequest { topics },
             ))
             .unwrap();
+        // Subscribed once a turn has passed: a request answered after it.
+        d.ok(&["fib", "status"]);
         Subscription { client, id }
     }
 
@@ -949,17 +944,10 @@ fn monitor_sees_route_neighbour_core_and_replay_events_in_seq_order() {
     use control::monitor::Event;
     let tmp = Daemon::dir("monitor");
     let dir = tmp.path();
-    let cfg = config(
-        dir,
-        "e2e-monitor",
-        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
-        1,
-    ) + "\n[metrics]\nenabled = false\n";
+    let cfg = config(dir, "e2e-monitor", NULL_PORTS, 1) + "\n[metrics]\nenabled = false\n";
     let d = Daemon::start(dir, &cfg);
     d.converge();
     let mut sub = Subscription::new(&d, Vec::new());
-    // Subscribed once a turn has passed: a request answered after it.
-    d.ok(&["fib", "status"]);
     d.ok(&["route", "add", "10.1.0.0/16", "via", "198.51.100.2"]);
     d.ok(&["route", "add", "10.2.0.0/16", "via", "198.51.100.2"]);
     d.ok(&["route", "del", "10.1.0.0/16"]);
@@ -1068,16 +1056,10 @@ fn a_slow_monitor_subscriber_gets_a_lost_record_and_the_control_loop_stays_quick
     use control::monitor::{Event, Topic};
     let tmp = Daemon::dir("slowmon");
     let dir = tmp.path();
-    let cfg = config(
-        dir,
-        "e2e-slowmon",
-        r#", "--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1""#,
-        1,
-    ) + "\n[metrics]\nenabled = false\n";
+    let cfg = config(dir, "e2e-slowmon", NULL_PORTS, 1) + "\n[metrics]\nenabled = false\n";
     let d = Daemon::start(dir, &cfg);
     d.converge();
     let mut sub = Subscription::new(&d, vec![Topic::Route]);
-    d.ok(&["fib", "status"]);
     // 50,000 route changes the subscriber does not read meanwhile: far more than
     // its queue (4,096 events) and the socket's buffers hold.
     const N: u32 = 50_000;

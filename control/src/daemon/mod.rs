@@ -99,9 +99,8 @@ impl<B: Backend> Router<B> {
     /// Answers one control-socket request. A refused request changes nothing; an
     /// accepted one that changed state is kept for the journal.
     pub fn handle(&mut self, request: Request) -> Response {
-        self.counters.requests += 1;
         let op = request.name();
-        self.metrics.requests.request(op);
+        self.count_request(op);
         let copy = request.clone();
         let (response, journal) = dispatch::dispatch(self, request, Instant::now());
         if let Err(e) = &response {
@@ -118,30 +117,28 @@ impl<B: Backend> Router<B> {
     /// reply that can be big (`route show`) comes back as a stream the server
     /// encodes as the client reads it.
     pub fn answer(&mut self, id: u64, request: Request) -> Answer {
+        let op = request.name();
         match request {
             Request::RouteShow(filter) => {
-                self.counters.requests += 1;
-                self.metrics.requests.request("route_show");
+                self.count_request(op);
                 let rows = crate::routes::stream::rows(self);
                 Answer::Stream(Box::new(crate::routes::stream::RouteShowStream::new(
                     id, rows, filter,
                 )))
             }
             Request::FibAudit(a) => {
-                self.counters.requests += 1;
-                self.metrics.requests.request("fib_audit");
+                self.count_request(op);
                 let ticket = self.audits.new_ticket();
                 match crate::audit::handler::start(self, a, Some(ticket)) {
                     Ok(_) => Answer::Later(ticket),
                     Err(e) => {
-                        self.metrics.requests.error("fib_audit", e.kind);
+                        self.metrics.requests.error(op, e.kind);
                         Answer::Now(Err(e))
                     }
                 }
             }
             Request::Monitor(m) => {
-                self.counters.requests += 1;
-                self.metrics.requests.request("monitor");
+                self.count_request(op);
                 let queue = self
                     .monitor
                     .subscribe(&m.topics, crate::monitor::bus::QUEUE_EVENTS);
@@ -149,6 +146,12 @@ impl<B: Backend> Router<B> {
             }
             other => Answer::Now(self.handle(other)),
         }
+    }
+
+    /// One control request of `op`, in the total and by op.
+    fn count_request(&mut self, op: &'static str) {
+        self.counters.requests += 1;
+        self.metrics.requests.request(op);
     }
 
     /// Answers given [`Answer::Later`] that are ready: (ticket, response).
