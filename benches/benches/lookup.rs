@@ -147,6 +147,27 @@ fn bench_bulk(
     }
 }
 
+/// The pipelined kernel's prefetch distance swept (`bulk32-ahead<d>`), over `addrs`
+/// in bursts as in [`bench_bulk`]: the pipeline restarts at every burst, as it does
+/// in the forwarding core.
+fn bench_ahead(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    table: &Dir24Table,
+    addrs: &[u32],
+) {
+    let mut out = vec![0u32; addrs.len()];
+    for ahead in [4, 8, 16, 32] {
+        g.bench_function(format!("bulk{BURST}-ahead{ahead}"), |b| {
+            b.iter(|| {
+                for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                    table.lookup_bulk_ahead(ahead, black_box(a), o);
+                }
+                black_box(&out);
+            })
+        });
+    }
+}
+
 /// Lookups where they cost: 16.8M distinct addresses per iteration (256 MiB of
 /// tbl24 lines touched at random, far beyond L3), uniform over the space and from
 /// the routes, over RouteViews and a 1M table with 30% of its routes longer than
@@ -182,6 +203,7 @@ fn bench_dram(c: &mut Criterion) {
             g.warm_up_time(Duration::from_secs(1));
             g.measurement_time(Duration::from_secs(4));
             bench_bulk(&mut g, &table, &addrs);
+            bench_ahead(&mut g, &table, &addrs);
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
             g.finish();

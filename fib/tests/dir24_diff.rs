@@ -44,6 +44,22 @@ fn check(table: &Dir24Table, reference: &RefLpm, random: usize, seed: u64) {
             );
         }
     }
+    // The pipelined kernel at every distance, over runs shorter and longer than it.
+    for ahead in [0, 1, 2, 3, 8, 33] {
+        for chunk in [1, 5, 32, addrs.len().max(1)] {
+            for (a, o) in addrs.chunks(chunk).zip(bulk.chunks_mut(chunk)) {
+                table.lookup_bulk_ahead(ahead, a, o);
+            }
+            for (&a, &got) in addrs.iter().zip(&bulk) {
+                assert_eq!(
+                    got,
+                    reference.lookup(a).unwrap_or(NO_ROUTE),
+                    "pipelined (ahead {ahead}, runs of {chunk}) lookup of {}",
+                    std::net::Ipv4Addr::from(a)
+                );
+            }
+        }
+    }
 }
 
 #[test]

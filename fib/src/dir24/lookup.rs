@@ -11,6 +11,19 @@
 use super::table::{decode, Dir24Table};
 use super::EXT;
 
+/// Hints the CPU to bring the line at `ptr` into L1. Never faults.
+#[inline(always)]
+fn prefetch(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing architecturally and never faults,
+    // whatever the address; SSE is part of the x86-64 baseline.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
 /// An implementation of [`Dir24Table::lookup_bulk`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LookupKernel {
@@ -27,13 +40,20 @@ pub enum LookupKernel {
     Avx2Split,
     /// 16 addresses per `vpgatherdd` (x86-64 with AVX-512F).
     Avx512,
+    /// Portable, software-pipelined: the tbl24 line of the address [`AHEAD`]
+    /// places ahead is prefetched, the tbl24 entry of the one `AHEAD / 2` ahead is
+    /// read (by then in flight or cached) to prefetch its tbl8 line if it is
+    /// extended, and the current address is looked up from lines already fetched.
+    /// Prefetches retire at once, so the misses in flight are not bounded by the
+    /// loads the out-of-order window holds.
+    Pipelined,
 }
 
 impl LookupKernel {
     /// Whether this CPU can run the kernel.
     pub fn is_available(self) -> bool {
         match self {
-            LookupKernel::Scalar | LookupKernel::Staged => true,
+            LookupKernel::Scalar | LookupKernel::Staged | LookupKernel::Pipelined => true,
             #[cfg(target_arch = "x86_64")]
             LookupKernel::Avx2 | LookupKernel::Avx2Split => std::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
@@ -51,6 +71,7 @@ impl LookupKernel {
             LookupKernel::Avx2,
             LookupKernel::Avx2Split,
             LookupKernel::Avx512,
+            LookupKernel::Pipelined,
         ]
         .into_iter()
         .filter(|k| k.is_available())
@@ -59,6 +80,10 @@ impl LookupKernel {
 
 /// Addresses per batch of the staged kernel (a forwarding burst).
 const BATCH: usize = 32;
+
+/// How many addresses ahead [`LookupKernel::Pipelined`] prefetches tbl24 lines
+/// (docs/DIR24.md has the sweep that chose it).
+pub const AHEAD: usize = 16;
 
 impl Dir24Table {
     /// Look up every address of `addrs` (host byte order) into `out`: the nexthop id,
@@ -109,7 +134,51 @@ impl Dir24Table {
                 unsafe { self.bulk_avx2_split(addrs, out) }
             }
             LookupKernel::Staged => self.bulk_staged(addrs, out),
+            LookupKernel::Pipelined => self.bulk_pipelined(AHEAD, addrs, out),
             _ => self.bulk_scalar(addrs, out),
+        }
+    }
+
+    /// [`LookupKernel::Pipelined`] with the prefetch distance `ahead` (at least 2;
+    /// smaller values are taken as 2), for the benchmark's sweep.
+    pub fn lookup_bulk_ahead(&self, ahead: usize, addrs: &[u32], out: &mut [u32]) {
+        assert!(out.len() >= addrs.len(), "output shorter than input");
+        self.bulk_pipelined(ahead.max(2), addrs, &mut out[..addrs.len()]);
+    }
+
+    /// The software-pipelined loop: three stages `ahead`, `ahead / 2` and 0 addresses
+    /// apart (see [`LookupKernel::Pipelined`]). `out.len() == addrs.len()`, `ahead >= 2`.
+    #[inline(always)]
+    fn bulk_pipelined(&self, ahead: usize, addrs: &[u32], out: &mut [u32]) {
+        debug_assert_eq!(addrs.len(), out.len());
+        let tbl24 = self.tbl24_ptr();
+        let tbl8 = self.tbl8_ptr();
+        // Every pointer below stays inside the tables: a >> 8 < 2^24 <= tbl24's
+        // length, and an extended entry names an allocated group, so its tbl8 index is
+        // below tbl8's length (as in `lookup_raw`; dir24_diff compares every kernel
+        // with the reference over random tables).
+        let tbl24_line = |a: u32| {
+            // SAFETY: in range, as said above.
+            unsafe { tbl24.add((a >> 8) as usize) }
+        };
+        let fetch_tbl24 = |a: u32| prefetch(tbl24_line(a).cast());
+        for &a in addrs.iter().take(ahead) {
+            fetch_tbl24(a);
+        }
+        for (i, (&a, o)) in addrs.iter().zip(out.iter_mut()).enumerate() {
+            if let Some(&far) = addrs.get(i + ahead) {
+                fetch_tbl24(far);
+            }
+            // SAFETY: in range, as said above.
+            *o = unsafe {
+                let e = *tbl24_line(a);
+                let e = if e & EXT != 0 {
+                    *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff))
+                } else {
+                    e
+                };
+                decode(e)
+            };
         }
     }
 
