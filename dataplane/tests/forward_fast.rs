@@ -5,15 +5,18 @@
 //! frame forwards exactly when `rewrite` says `Transmit`, leaving the same bytes, and
 //! leaves the frame untouched otherwise; `rewrite_classified` (the core's fast branch,
 //! for frames `classify_fast` passed) writes the same bytes as `rewrite_forwardable`
-//! at offset 14 on those frames, and never panics on any other.
+//! at offset 14 on those frames, and never panics on any other; `forward_fast` (the
+//! two in one pass, what the core runs) forwards exactly when `classify_fast` passes a
+//! frame and `rewrite_classified` then forwards it, with the same bytes, and leaves it
+//! untouched otherwise.
 
 mod forward_support;
 
 use std::net::Ipv4Addr;
 
 use dataplane::forward::{
-    classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency,
-    DropReason, Outcome, Verdict,
+    classify, classify_fast, forward_fast, rewrite, rewrite_classified, rewrite_forwardable,
+    Adjacency, DropReason, Outcome, Verdict,
 };
 use dataplane::wire::ethernet::Frame as EthernetFrame;
 use dataplane::wire::{EthernetAddress, VlanTag};
@@ -106,6 +109,17 @@ fn check_port(
             prop_assert_eq!(&buffer[..], frame);
         }
     }
+    // `forward_fast` is `classify_fast` then `rewrite_classified`, on any bytes.
+    let mut macs = [0; 12];
+    macs[..6].copy_from_slice(&adjacency.dst_mac.0);
+    macs[6..].copy_from_slice(&adjacency.src_mac.0);
+    let mut fused = frame.to_vec();
+    let fused_sent = forward_fast(&mut fused, port_mac, &macs, adjacency.mtu);
+    let mut staged = frame.to_vec();
+    let staged_sent = classify_fast(frame, port_mac).is_some()
+        && rewrite_classified(&mut staged, &macs, adjacency.mtu);
+    prop_assert_eq!(fused_sent, staged_sent);
+    prop_assert_eq!(&fused, &staged);
     // `rewrite_classified` on any bytes: no panic; a refusal leaves the frame alone;
     // and wherever `rewrite_forwardable` forwards at 14, the same bytes.
     let mut buffer = frame.to_vec();

@@ -299,7 +299,7 @@ pub fn rewrite(frame: &mut [u8], adjacency: &Adjacency) -> Outcome {
 }
 
 /// Ethernet (untagged) plus an IPv4 header without options: what [`classify_fast`] reads.
-const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
+pub const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
 
 /// Step 1 for the common case, in one pass over the first 34 bytes: `Some(dst)` exactly
 /// when the frame is untagged and `classify(frame, port_mac, &[])` (no local addresses)
@@ -318,7 +318,18 @@ const UNTAGGED_HEADERS: usize = 14 + ipv4::HEADER_LEN;
 #[inline(always)]
 pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
     let h: &[u8; UNTAGGED_HEADERS] = frame.first_chunk()?;
-    let ip_bytes = frame.len() - 14;
+    passes_fast_checks(h, frame.len(), port_mac)
+        .then(|| u32::from_be_bytes(*h.last_chunk::<4>().expect("34 >= 4")))
+}
+
+/// [`classify_fast`]'s checks on a frame of `frame_len` bytes whose first 34 are `h`.
+#[inline(always)]
+fn passes_fast_checks(
+    h: &[u8; UNTAGGED_HEADERS],
+    frame_len: usize,
+    port_mac: EthernetAddress,
+) -> bool {
+    let ip_bytes = frame_len - 14;
     let word = |at: usize| u64::from_le_bytes(*h[at..].first_chunk::<8>().expect("at <= 26"));
     // The port's MAC in bytes 2..8 of a little-endian word, where `word(0) << 16` has
     // the frame's destination MAC. A port MAC with the group bit set (which classify
@@ -336,7 +347,7 @@ pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
     let total_len = usize::from(((w12 >> 32) as u16).swap_bytes());
     let src_octet = (w22 >> 32) as u8;
     let dst_octet = w30 as u8;
-    let ok = ((w12 & 0x00ff_ffff) == 0x0045_0008)
+    ((w12 & 0x00ff_ffff) == 0x0045_0008)
         // 20 <= total length <= the bytes after the Ethernet header (at least 20 here):
         // one compare, a total length below 20 wrapping around to a huge value.
         & (total_len.wrapping_sub(ipv4::HEADER_LEN) <= ip_bytes - ipv4::HEADER_LEN)
@@ -346,8 +357,34 @@ pub fn classify_fast(frame: &[u8], port_mac: EthernetAddress) -> Option<u32> {
         // Destination MAC: the port's own (bytes 6, 7 shifted out), hence not a group
         // address.
         & (word(0) << 16 == mac)
-        & ((w22 as u8) > 1);
-    ok.then_some(w30.swap_bytes())
+        & ((w22 as u8) > 1)
+}
+
+/// The fast branch whole, for a frame received on a port whose MAC is `port_mac`,
+/// `macs` and `mtu` being the adjacency of the nexthop its destination (bytes 30..34)
+/// was looked up to: forwards it in place and returns `true` exactly when
+/// [`classify_fast`] passes it and [`rewrite_classified`] would then forward it (the
+/// same bytes written); otherwise returns `false` and leaves it untouched
+/// (tests/forward_fast.rs pins both). One parse of the 34 header bytes serves the
+/// checks and the rewrite, and every check ends in one branch.
+#[inline(always)]
+pub fn forward_fast(
+    frame: &mut [u8],
+    port_mac: EthernetAddress,
+    macs: &[u8; 12],
+    mtu: u16,
+) -> bool {
+    let frame_len = frame.len();
+    let Some(h) = frame.first_chunk_mut::<UNTAGGED_HEADERS>() else {
+        return false;
+    };
+    let total_len = u16::from_be_bytes([h[16], h[17]]);
+    if !(passes_fast_checks(h, frame_len, port_mac) & (total_len <= mtu)) {
+        return false;
+    }
+    let (l2, ip) = h.split_at_mut(14);
+    forward_in_place(&mut l2[..12], ip, macs);
+    true
 }
 
 /// Whether an address's first octet is 0, 127 or 224 and above: the sources

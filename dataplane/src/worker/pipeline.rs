@@ -8,8 +8,8 @@ use fib::{ForwardingTables, Nexthop, NexthopId, PortId, TableId};
 use super::counters::LocalCounters;
 use super::rings::Punted;
 use crate::forward::{
-    classify, classify_fast, rewrite, rewrite_classified, rewrite_forwardable, Adjacency,
-    DropReason, Outcome, PuntReason, Verdict,
+    classify, classify_fast, forward_fast, rewrite, rewrite_forwardable, Adjacency, DropReason,
+    Outcome, PuntReason, Verdict, UNTAGGED_HEADERS,
 };
 use crate::port::{Burst, Packet, MAX_BURST};
 use crate::wire::ethernet::{EthernetAddress, Frame as EthernetFrame};
@@ -224,30 +224,26 @@ impl Adjacencies {
     }
 }
 
-/// `Parsed::l3` of a packet step 1 did not pass to the lookup (`action` says why).
-const NOT_FORWARDABLE: u8 = 0;
-
-/// What [`classify_burst`] found out about the packets of one received burst, for
-/// [`forward_burst`]; indexed by the packet's position in the burst. Kept in the core
-/// (one per receive burst) so the arrays are not re-zeroed each time.
+/// What the stages over one received burst keep per packet, indexed by its position in
+/// the burst. Kept in the core (one per receive burst) so the arrays are not re-zeroed
+/// each time.
 pub(crate) struct Parsed {
-    /// Where the IPv4 header starts (14, or 18 tagged), or [`NOT_FORWARDABLE`].
-    l3: [u8; MAX_BURST],
-    /// The action of a packet that is [`NOT_FORWARDABLE`].
-    action: [Action; MAX_BURST],
-    /// Destinations (host order); 0 for a packet not looked up (a harmless lookup).
+    /// Bytes 30..34 of the frame, host order: the IPv4 destination of an untagged
+    /// frame (the only kind the fast branch forwards); 0 for a frame shorter than 34
+    /// bytes (a harmless lookup).
     dst: [u32; MAX_BURST],
-    /// Lookup results: nexthop id or NO_ROUTE.
+    /// Lookup results of `dst`: nexthop id or NO_ROUTE.
     nexthop: [u32; MAX_BURST],
+    /// The egress port of a packet the fast branch rewrote, else [`NOT_ADJACENT`].
+    egress: [PortId; MAX_BURST],
 }
 
 impl Parsed {
     pub(crate) fn new() -> Self {
         Parsed {
-            l3: [NOT_FORWARDABLE; MAX_BURST],
-            action: [Action::BadEgress; MAX_BURST],
             dst: [0; MAX_BURST],
             nexthop: [0; MAX_BURST],
+            egress: [NOT_ADJACENT; MAX_BURST],
         }
     }
 }
@@ -377,7 +373,7 @@ pub(crate) struct PipelineContext<'a, P> {
     pub punts: &'a ArrayQueue<Punted<P>>,
 }
 
-/// Step 1 for a frame `classify_fast` did not accept: the full `classify`, which says
+/// The checks for a frame `classify_fast` did not accept: the full `classify`, which says
 /// why, or (an 802.1Q-tagged frame) that it is forwardable after all. Returns the IPv4
 /// header offset and the destination, or the action.
 #[cold]
@@ -496,83 +492,81 @@ fn ingress_mac<P>(ctx: &PipelineContext<'_, P>, ingress: PortId) -> EthernetAddr
 }
 
 /// The first stage over a received burst, run for every burst of a loop iteration
-/// right after it is received, before any is forwarded: step 1 (the RFC 1812 checks)
-/// for every frame, and a prefetch of the tbl24 entry of every forwardable destination,
-/// so these misses overlap the classification of the later bursts and the forwarding
-/// of the earlier ones.
+/// right after it is received, before any is forwarded: every frame's header line
+/// prefetched, then its would-be IPv4 destination (bytes 30..34) read and its tbl24
+/// entry prefetched, so these misses overlap the later bursts' first stage and
+/// the earlier bursts' forwarding.
 ///
-/// One parse per frame: `classify_fast` (untagged IPv4 without options that passes
-/// every check) gives the destination; everything else goes to the full `classify`,
-/// out of line.
-#[inline]
-pub(crate) fn classify_burst<P: Packet>(
+/// Nothing is checked yet: [`forward_burst`] runs the RFC 1812 checks after the lookup,
+/// in the same pass as the rewrite, and a frame that fails them (or is not untagged
+/// IPv4 at all) has had a harmless lookup of four of its bytes.
+#[inline(never)]
+pub(crate) fn prefetch_burst<P: Packet>(
     ctx: &PipelineContext<'_, P>,
     ingress: PortId,
     rx: &Burst<P>,
     parsed: &mut Parsed,
 ) {
-    // The first touch of a received frame misses the caches (and often the TLB), and
-    // the checks would otherwise take those misses one frame at a time. The Ethernet
-    // and IPv4 headers end at byte 34 (38 tagged): one line when the data starts on a
+    // Two copies of the loop, so the one that runs tests nothing per frame about the
+    // table (a port whose table does not exist yet punts everything: no route).
+    match ctx.tables.table(ingress_table(ctx, ingress)) {
+        Some(t) => read_destinations(rx, &mut parsed.dst, |d| t.prefetch(d)),
+        None => read_destinations(rx, &mut parsed.dst, |_| {}),
+    }
+}
+
+/// [`prefetch_burst`]'s loop: each frame's bytes 30..34 into `dst`, hinted to the
+/// lookup by `prefetch_route`.
+#[inline(always)]
+fn read_destinations<P: Packet>(
+    rx: &Burst<P>,
+    dst: &mut [u32; MAX_BURST],
+    prefetch_route: impl Fn(u32),
+) {
+    // The first touch of a received frame misses the caches (and often the TLB): all
+    // the header lines are asked for first, so those misses overlap. The Ethernet and
+    // IPv4 headers end at byte 34 (38 tagged): one line when the data starts on a
     // cache line, as DPDK's does (the mbuf headroom is 128 bytes).
     for packet in rx.iter() {
         prefetch(packet.data().as_ptr());
     }
-    let tables = ctx.tables;
-    let table_id = ingress_table(ctx, ingress);
-    let mac = ingress_mac(ctx, ingress);
-    // Two copies of the loop, so the one that runs tests nothing per frame about the
-    // table (a port whose table does not exist yet punts everything: no route).
-    match tables.table(table_id) {
-        Some(t) => classify_frames(tables, table_id, mac, rx, parsed, |d| t.prefetch(d)),
-        None => classify_frames(tables, table_id, mac, rx, parsed, |_| {}),
-    }
-}
-
-/// [`classify_burst`]'s loop over the frames received on a port whose MAC is
-/// `port_mac`; `prefetch_route(dst)` hints the lookup of each forwardable destination.
-#[inline(always)]
-fn classify_frames<P: Packet>(
-    tables: &ForwardingTables,
-    table_id: TableId,
-    port_mac: EthernetAddress,
-    rx: &Burst<P>,
-    parsed: &mut Parsed,
-    prefetch_route: impl Fn(u32),
-) {
-    let Parsed {
-        l3, action, dst, ..
-    } = parsed;
-    // Zipped with the fixed-size arrays: one counter, no bounds checks.
-    let frames = rx.iter().zip(l3.iter_mut()).zip(dst.iter_mut());
-    for (i, ((packet, l3), dst)) in frames.enumerate() {
-        let frame = packet.data();
-        let (offset, d) = match classify_fast(frame, port_mac) {
-            Some(d) => (14, d),
-            None => match classify_slow(tables, table_id, port_mac, frame) {
-                Ok(found) => found,
-                Err(a) => {
-                    action[i] = a;
-                    (NOT_FORWARDABLE, 0)
-                }
-            },
+    for (packet, dst) in rx.iter().zip(dst.iter_mut()) {
+        let d = match packet.data().first_chunk::<UNTAGGED_HEADERS>() {
+            Some(h) => u32::from_be_bytes([h[30], h[31], h[32], h[33]]),
+            None => 0,
         };
         *dst = d;
-        *l3 = offset;
         prefetch_route(d);
     }
 }
 
-/// Forwards `rx` (received on `ingress`, classified by [`classify_burst`] into
-/// `parsed`), leaving it empty: forwarded packets are appended to `tx[egress]` (each TX
-/// burst must be empty on entry, so it has room for a whole burst), punted ones pushed
-/// on the punt ring, the rest freed. Every packet is counted once in `counters`.
+/// Where [`forward_burst`] left a burst's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Every packet was forwarded out of this port (a port the core has) and is still in
+    /// the received burst, rewritten, in arrival order: the caller sends the burst
+    /// itself, no packet handle copied.
+    Whole(PortId),
+    /// The received burst is empty: its packets were sorted onto the per-port TX
+    /// bursts, the punt ring or the bin.
+    Sorted,
+}
+
+/// Forwards `rx` (received on `ingress`, its destinations read by [`prefetch_burst`]
+/// into `parsed`). Every packet is counted once in `counters`.
 ///
-/// One `lookup_bulk` over the whole burst; then per packet, in arrival order, one
-/// 16-byte adjacency entry, [`rewrite_classified`] (one compare covers the MTU and "no
-/// adjacency") and the push on its TX burst. Everything else — packets step 1 did not
-/// pass, 802.1Q-tagged ones, multipath groups, no adjacency, the MTU exceptions — goes
-/// to [`forward_slow`], out of line.
+/// One `lookup_bulk` over the whole burst; then one pass in arrival order that, per
+/// packet, runs the RFC 1812 checks of the fast branch ([`classify_fast`]: untagged
+/// IPv4 without options that passes every check, for this port's MAC), reads one
+/// 16-byte adjacency entry and rewrites the frame in place ([`rewrite_classified`],
+/// whose one compare covers the MTU and "no adjacency"), noting its egress port. When
+/// every packet of the burst leaves by one port — the common case, and the one
+/// `l3fwd` sends straight from its receive array — the burst is left as it is for the
+/// caller to send ([`Sent::Whole`]). Otherwise a second pass moves each packet onto
+/// its port's TX burst (each must be empty on entry, so it has room for a whole
+/// burst), and everything else — packets the checks did not pass, 802.1Q-tagged ones,
+/// multipath groups, no adjacency, the MTU exceptions — goes to [`forward_slow`], out
+/// of line, still in arrival order ([`Sent::Sorted`]).
 #[inline]
 pub(crate) fn forward_burst<P: Packet>(
     ctx: &PipelineContext<'_, P>,
@@ -582,51 +576,73 @@ pub(crate) fn forward_burst<P: Packet>(
     adjacencies: &mut Adjacencies,
     tx: &mut [Burst<P>],
     counters: &mut LocalCounters,
-) {
+) -> Sent {
     let tables = ctx.tables;
     let table_id = ingress_table(ctx, ingress);
+    let port_mac = ingress_mac(ctx, ingress);
     let n = rx.len().min(MAX_BURST);
 
-    // 2. One bulk lookup for the whole burst (a packet not looked up has dst 0).
+    // 2. One bulk lookup for the whole burst.
     match tables.table(table_id) {
         Some(t) => t.lookup_bulk(&parsed.dst[..n], &mut parsed.nexthop[..n]),
         None => parsed.nexthop[..n].fill(NO_ROUTE),
     }
 
-    // 3. Per packet, in arrival order (TX order per port follows it).
+    // 3. The fast branch, in place: each packet's egress port, or NOT_ADJACENT for a
+    // packet left as received for the slow branch. The ports' bits ORed and ANDed
+    // agree exactly when every forwarded packet has the same one.
     adjacencies.sync(tables, ctx.setups);
     let adjacencies = &*adjacencies;
     let entries = adjacencies.entries.as_slice();
+    let (mut any, mut all, mut slow) = (0, PortId::MAX, false);
+    {
+        let Parsed {
+            nexthop, egress, ..
+        } = &mut *parsed;
+        for (packet, (&id, egress)) in rx.iter_mut().zip(nexthop.iter().zip(egress.iter_mut())) {
+            // No route or no adjacency: the NONE entry, whose MTU 0 fails the rewrite.
+            let e = entries.get(id as usize).unwrap_or(&AdjEntry::NONE);
+            if !forward_fast(packet.data_mut(), port_mac, &e.macs, e.mtu) {
+                // One block every failed check jumps to.
+                *egress = NOT_ADJACENT;
+                slow = true;
+                continue;
+            }
+            *egress = e.port;
+            any |= e.port;
+            all &= e.port;
+        }
+    }
+    // `resolve` only makes adjacencies on ports the core has; checked anyway (one
+    // compare), as the caller sends the burst on `tx`'s port.
+    if n > 0 && !slow && any == all && usize::from(any) < tx.len() {
+        counters.forwarded += n as u64;
+        return Sent::Whole(any);
+    }
+
+    // 4. Mixed egress ports, or packets for the slow branch: sort them, in order.
     let parsed = &*parsed;
-    // Every packet pushed on a TX burst here is one forwarded: count them once, at the end.
-    let queued_before: usize = tx.iter().map(Burst::len).sum();
-    let lanes = parsed.l3[..n].iter().zip(&parsed.nexthop[..n]);
-    drain_in_order(rx, lanes, |i, mut packet, (&l3, &id)| {
-        if l3 == 14 {
-            if let Some(e) = entries.get(id as usize) {
-                if rewrite_classified(packet.data_mut(), &e.macs, e.mtu) {
-                    // `resolve` checked the port exists; the burst has room (it was
-                    // empty on entry and takes at most this burst).
-                    if let Some(burst) = tx.get_mut(usize::from(e.port)) {
-                        if let Err(packet) = burst.push(packet) {
-                            dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters);
-                        }
-                        return;
-                    }
+    drain_in_order(rx, parsed.egress[..n].iter(), |i, packet, &port| {
+        if port != NOT_ADJACENT {
+            if let Some(burst) = tx.get_mut(usize::from(port)) {
+                match burst.push(packet) {
+                    Ok(()) => counters.forwarded += 1,
+                    Err(packet) => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
                 }
+                return;
             }
         }
         forward_slow(ctx, ingress, packet, parsed, i, adjacencies, tx, counters);
     });
-    let queued_after: usize = tx.iter().map(Burst::len).sum();
-    counters.forwarded += (queued_after - queued_before) as u64;
+    Sent::Sorted
 }
 
-/// Step 3 for a packet the fast branch of [`forward_burst`] did not take: not passed
-/// by step 1 (its action), 802.1Q-tagged, a multipath group (the member its destination
-/// hashes to: per-destination load sharing), no adjacency, or an exception `rewrite`
-/// names (MTU). A packet it does not push on a TX burst is punted, dropped or freed,
-/// and counted.
+/// The slow branch, for a packet the fast one left as received: the full `classify`
+/// says why the checks did not pass it, or (an 802.1Q-tagged frame) that it is
+/// forwardable after all, and is then looked up on its own; a looked-up packet may
+/// be for a multipath group (the member its destination hashes to: per-destination
+/// load sharing), have no adjacency, or meet an exception `rewrite` names (MTU). A
+/// packet it does not push on a TX burst is punted, dropped or freed, and counted.
 #[cold]
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
@@ -640,29 +656,33 @@ fn forward_slow<P: Packet>(
     tx: &mut [Burst<P>],
     counters: &mut LocalCounters,
 ) {
-    let offset = parsed.l3[i];
-    let outcome = if offset != NOT_FORWARDABLE {
-        let id = ctx
-            .tables
-            .select_path(parsed.nexthop[i], parsed.dst[i].wrapping_mul(0x9e37_79b9));
+    let tables = ctx.tables;
+    let table_id = ingress_table(ctx, ingress);
+    let port_mac = ingress_mac(ctx, ingress);
+    let frame = packet.data_mut();
+    let looked_up = match classify_fast(frame, port_mac) {
+        Some(_) => Ok((14, parsed.dst[i], parsed.nexthop[i])),
+        None => classify_slow(tables, table_id, port_mac, frame).map(|(offset, dst)| {
+            let id = tables.lookup(table_id, dst).map_or(NO_ROUTE, |id| id.0);
+            (offset, dst, id)
+        }),
+    };
+    let outcome = looked_up.and_then(|(offset, dst, id)| {
+        let id = tables.select_path(id, dst.wrapping_mul(0x9e37_79b9));
         let entry = adjacencies.get(id);
-        let frame = packet.data_mut();
         match entry {
             Some(e) if rewrite_forwardable(frame, usize::from(offset), &e.macs, e.mtu) => {
                 Ok(e.port)
             }
             _ => after_lookup_slow(adjacencies, entry, id, frame),
         }
-    } else {
-        Err(parsed.action[i])
-    };
+    });
     match outcome {
         Ok(port) => match tx.get_mut(usize::from(port)) {
-            Some(burst) => {
-                if let Err(packet) = burst.push(packet) {
-                    dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters);
-                }
-            }
+            Some(burst) => match burst.push(packet) {
+                Ok(()) => counters.forwarded += 1,
+                Err(packet) => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
+            },
             None => dispatch_slow(ctx, ingress, packet, Action::BadEgress, counters),
         },
         Err(a) => dispatch_slow(ctx, ingress, packet, a, counters),
