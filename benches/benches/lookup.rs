@@ -13,7 +13,7 @@
 use benches::addrs::AddressStream;
 use benches::routes::{self, RouteEntry, DEFAULT_NEXTHOPS};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use fib::dir24::{Dir24Config, Dir24Table, LookupKernel};
+use fib::dir24::{CompressedTbl24, Dir24Config, Dir24Table, LookupKernel};
 use fib::{
     CoveringRoute, EventKind, EventSink, FibEvent, ForwardingTables, Ipv4Prefix, Nexthop,
     NexthopId, Progress, TableId,
@@ -192,6 +192,12 @@ fn bench_dram(c: &mut Criterion) {
             table.stats().tbl8_groups_used,
             table.stats().lookup_bytes as f64 / (1 << 20) as f64,
         );
+        let compressed = CompressedTbl24::new(&table);
+        eprintln!(
+            "lookup-dram {name}: compressed tbl24 {} runs, {:.1} MiB",
+            compressed.runs(),
+            compressed.bytes() as f64 / (1 << 20) as f64,
+        );
         // A short tag: DPDK's RIB names its mempool after the table, within 32 bytes.
         #[cfg(feature = "dpdk")]
         let dpdk = dpdk_cmp::DpdkTables::build(&format!("dram{}", routes.len()), &routes);
@@ -204,6 +210,15 @@ fn bench_dram(c: &mut Criterion) {
             g.measurement_time(Duration::from_secs(4));
             bench_bulk(&mut g, &table, &addrs);
             bench_ahead(&mut g, &table, &addrs);
+            let mut out = vec![0u32; addrs.len()];
+            g.bench_function(format!("compressed{BURST}"), |b| {
+                b.iter(|| {
+                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                        compressed.lookup_bulk(black_box(a), o);
+                    }
+                    black_box(&out);
+                })
+            });
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
             g.finish();

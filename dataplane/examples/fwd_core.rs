@@ -6,7 +6,7 @@
 //!     addressed to MAC 02:f1:00:00:00:00 (port 0's MAC for `run` on net_pcap)
 //! fwd_core gen-routes PATH [TABLE]
 //!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
-//! fwd_core run [--seconds N] [TABLE] [--cpu C] [--no-cpu-accounting] -- EAL-ARGS...
+//! fwd_core run [--seconds N] [TABLE] [--cpu C] [--no-cpu-accounting] [--mbufs N] -- EAL-ARGS...
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
 //!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters;
@@ -184,26 +184,22 @@ fn build_fib(table: &Table) -> Result<Fib> {
 }
 
 /// The two ports every mode uses: port 0 receives, port 1 sends; one pool for both.
-fn start_ports(eal: &Eal) -> Result<(EthPort<'_>, EthPort<'_>)> {
+fn start_ports(eal: &Eal, mbufs: u32) -> Result<(EthPort<'_>, EthPort<'_>)> {
     let ports = eal.ports();
     if ports.len() != 2 {
         bail!("need exactly 2 ports (rx, tx), have {}", ports.len());
     }
-    let pool = eal.mempool("fwd_core_pool", 16383, 256, 2048 + 128)?;
+    let pool = eal.mempool("fwd_core_pool", mbufs, 256, 2048 + 128)?;
     let rx = eal.start_port(ports[0], pool, &PortConfig::default())?;
     let tx = eal.start_port(ports[1], pool, &PortConfig::default())?;
     Ok((rx, tx))
 }
 
-fn run(
-    seconds: u64,
-    table: &Table,
-    cpu: usize,
-    cpu_accounting: bool,
-    eal_args: &[String],
-) -> Result<()> {
-    let eal = Eal::init(eal_args).context("EAL")?;
-    let (rx, tx) = start_ports(&eal)?;
+fn run(args: RunArgs) -> Result<()> {
+    let (seconds, cpu, cpu_accounting) = (args.seconds, args.cpu, !args.no_cpu_accounting);
+    let table = &args.table.table();
+    let eal = Eal::init(&args.eal).context("EAL")?;
+    let (rx, tx) = start_ports(&eal, args.mbufs)?;
     // The MAC the core accepts unicast frames for on port 0: the device's own, but
     // net_pcap replays a file (gen-pcap's, addressed to FRAME_DST_MAC) and filters
     // nothing, and its own MAC is one the file cannot know.
@@ -345,9 +341,11 @@ fn floor_loop<'p>(
     sent
 }
 
-fn floor(stage: Stage, seconds: u64, table: &Table, cpu: usize, eal_args: &[String]) -> Result<()> {
-    let eal = Eal::init(eal_args).context("EAL")?;
-    let (rx, tx) = start_ports(&eal)?;
+fn floor(stage: Stage, args: RunArgs) -> Result<()> {
+    let (seconds, cpu) = (args.seconds, args.cpu);
+    let table = &args.table.table();
+    let eal = Eal::init(&args.eal).context("EAL")?;
+    let (rx, tx) = start_ports(&eal, args.mbufs)?;
     let dir24 = build_dir24(table)?;
     let (mut rxq, mut txq) = (rx.queue(0)?, tx.queue(0)?);
     rxq.set_count_bytes(false);
@@ -462,6 +460,10 @@ struct RunArgs {
     /// `run`: the core without its busy/idle cycle accounting (to measure its cost).
     #[arg(long)]
     no_cpu_accounting: bool,
+    /// Mbufs in the ports' pool: net_pcap's infinite_rx holds one per frame of its
+    /// file, so a pcap of many frames needs more than the default.
+    #[arg(long, value_name = "N", default_value_t = 16383)]
+    mbufs: u32,
     /// DPDK EAL arguments: two ports, port 0 receives and port 1 sends.
     #[arg(last = true, value_name = "EAL-ARGS")]
     eal: Vec<String>,
@@ -478,13 +480,7 @@ fn main() -> Result<()> {
             gen_pcap(&path, frames, &table.table(), seed)
         }
         Mode::GenRoutes { path, table } => gen_routes(&path, &table.table()),
-        Mode::Run(r) => run(
-            r.seconds,
-            &r.table.table(),
-            r.cpu,
-            !r.no_cpu_accounting,
-            &r.eal,
-        ),
-        Mode::Floor { stage, run: r } => floor(stage, r.seconds, &r.table.table(), r.cpu, &r.eal),
+        Mode::Run(r) => run(r),
+        Mode::Floor { stage, run: r } => floor(stage, r),
     }
 }

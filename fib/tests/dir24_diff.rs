@@ -4,7 +4,7 @@
 mod dir24_support;
 
 use dir24_support::{dense_regions, random_prefix, rng, RefLpm};
-use fib::dir24::{Dir24Config, Dir24Error, Dir24Table, LookupKernel, NO_ROUTE};
+use fib::dir24::{CompressedTbl24, Dir24Config, Dir24Error, Dir24Table, LookupKernel, NO_ROUTE};
 use fib::{Ipv4Prefix, NexthopId, Progress};
 use proptest::prelude::*;
 use rand::Rng;
@@ -43,6 +43,18 @@ fn check(table: &Dir24Table, reference: &RefLpm, random: usize, seed: u64) {
                 std::net::Ipv4Addr::from(a)
             );
         }
+    }
+    // The compressed copy of tbl24 (built from the table as it is now).
+    let compressed = CompressedTbl24::new(table);
+    compressed.lookup_bulk(&addrs, &mut bulk);
+    for (&a, &got) in addrs.iter().zip(&bulk) {
+        assert_eq!(
+            got,
+            reference.lookup(a).unwrap_or(NO_ROUTE),
+            "compressed lookup of {}",
+            std::net::Ipv4Addr::from(a)
+        );
+        assert_eq!(compressed.lookup_raw(a), got);
     }
     // The pipelined kernel at every distance, over runs shorter and longer than it.
     for ahead in [0, 1, 2, 3, 8, 33] {

@@ -13,17 +13,20 @@
 //! 1. take a step of a table audit if the control plane asked for one
 //!    ([`AuditJob`]), then apply at most `fib_budget` units of pending FIB work
 //!    (none while an audited range is half digested);
-//! 2. only if the tables are complete (the first replay has ended): receive up to two
-//!    bursts per port (the second only when the first came back full) and start
-//!    fetching their headers and tbl24 entries; then, burst by burst, run the pipeline
-//!    (see below) and send each egress port's share with one `tx_burst`;
+//! 2. only if the tables are complete (the first replay has ended): per port, receive
+//!    a burst, run the pipeline over it (see below) and send it: as received when it
+//!    all leaves by one port, else each egress port's share with one `tx_burst`. (Two
+//!    bursts received before the first is forwarded, so that the second's lookups are
+//!    prefetched meanwhile, measured no faster: docs/FORWARDING.md.);
 //! 3. transmit up to one burst of frames the control plane injected;
-//! 4. publish the counters.
+//! 4. publish the counters (every [`PUBLISH_EVERY`] iterations while forwarding).
 //!
-//! The pipeline over a burst: `classify` each frame (RFC 1812 checks), one
-//! `lookup_bulk` for all forwardable destinations in the ingress port's table, nexthop
-//! → adjacency, `rewrite` (MTU, TTL, checksum, MACs), then dispatch. See
-//! `docs/FORWARDING.md` for the decision table.
+//! The pipeline over a burst: read every frame's destination (prefetching its tbl24
+//! entry), one `lookup_bulk` in the ingress port's table, then one pass that checks
+//! each frame (RFC 1812), reads its nexthop's adjacency and rewrites it in place (MTU,
+//! TTL, checksum, MACs); a burst that all leaves by one port is sent as received, else
+//! sorted onto per-port TX bursts, the punt ring or the bin. See `docs/FORWARDING.md`
+//! for the decision table.
 //!
 //! A core that has not finished its first replay does not poll RX at all (packets
 //! wait in the device queue; none is forwarded with a partial table). A core that
@@ -56,14 +59,10 @@ use fib::{Dir24Config, ForwardingTables, Subscription};
 
 use crate::port::{Burst, Port, PortCounters, MAX_BURST};
 use counters::LocalCounters;
-use pipeline::{forward_burst, prefetch_burst, Adjacencies, Parsed, PipelineContext, Sent};
+use pipeline::{forward_burst, Adjacencies, Parsed, PipelineContext, Sent};
 
 /// Busy loop iterations between two publications of the counters (see `poll_once`).
 const PUBLISH_EVERY: u32 = 16;
-
-/// Receive bursts per port per loop iteration: the second is received (only when the
-/// first came back full) before the first is processed, so its prefetches overlap.
-const RX_BURSTS: usize = 2;
 
 /// What a core does in an iteration that found no work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -200,10 +199,10 @@ pub struct ForwardingCore<P: Port> {
     setups: Vec<PortSetup>,
     tables: ForwardingTables,
     subscription: Subscription,
-    /// [`RX_BURSTS`] receive bursts per port.
+    /// One receive burst per port.
     rx: Vec<Burst<P::Packet>>,
-    /// What `prefetch_burst` read in each receive burst, for `forward_burst`.
-    parsed: Vec<Parsed>,
+    /// `forward_burst`'s per-packet arrays (one burst is forwarded at a time).
+    parsed: Parsed,
     tx: Vec<Burst<P::Packet>>,
     adjacencies: Adjacencies,
     punts: Arc<ArrayQueue<Punted<P::Packet>>>,
@@ -218,7 +217,6 @@ pub struct ForwardingCore<P: Port> {
     spare: Arc<SpareRx<P>>,
     adopted: Vec<(u16, P)>,
     spare_rx: Burst<P::Packet>,
-    spare_parsed: Parsed,
     /// What queues this core polled and gave back had counted, per port.
     spare_counted: Vec<PortCounters>,
     count_port_bytes: bool,
@@ -303,8 +301,8 @@ impl<P: Port> ForwardingCore<P> {
             setups: config.ports,
             tables: ForwardingTables::new(config.dir24),
             subscription,
-            rx: (0..n * RX_BURSTS).map(|_| Burst::new()).collect(),
-            parsed: (0..n * RX_BURSTS).map(|_| Parsed::new()).collect(),
+            rx: (0..n).map(|_| Burst::new()).collect(),
+            parsed: Parsed::new(),
             adjacencies: Adjacencies::new(),
             punts,
             injects,
@@ -315,7 +313,6 @@ impl<P: Port> ForwardingCore<P> {
             spare: Arc::new(SpareRx::default()),
             adopted: Vec::with_capacity(MAX_ADOPTED),
             spare_rx: Burst::new(),
-            spare_parsed: Parsed::new(),
             spare_counted: vec![PortCounters::default(); n],
             count_port_bytes: config.count_port_bytes,
             cpu_accounting: config.cpu_accounting,
@@ -408,43 +405,23 @@ impl<P: Port> ForwardingCore<P> {
                 setups: &self.setups,
                 punts: &self.punts,
             };
-            // Receive and classify first (up to RX_BURSTS bursts per port: the next
-            // only when the previous came back full), prefetching each forwardable
-            // destination's tbl24 entry, so the lookup misses of the later bursts
-            // overlap the work on the earlier ones.
-            let bursts = self.rx.chunks_mut(RX_BURSTS);
-            for (ingress, (rx, parsed)) in bursts.zip(self.parsed.chunks_mut(RX_BURSTS)).enumerate()
-            {
-                for (burst, parsed) in rx.iter_mut().zip(parsed) {
-                    let received = self.ports[ingress].rx_burst(burst);
-                    if received == 0 {
-                        break;
-                    }
-                    work += received;
-                    prefetch_burst(&ctx, ingress as u16, burst, parsed);
-                    if !burst.is_full() {
-                        break;
-                    }
+            // One burst per port, forwarded as soon as it is received.
+            for (ingress, rx) in self.rx.iter_mut().enumerate() {
+                let received = self.ports[ingress].rx_burst(rx);
+                if received == 0 {
+                    continue;
                 }
-            }
-            let bursts = self.rx.chunks_mut(RX_BURSTS);
-            for (ingress, (rx, parsed)) in bursts.zip(self.parsed.chunks_mut(RX_BURSTS)).enumerate()
-            {
-                for (burst, parsed) in rx.iter_mut().zip(parsed) {
-                    if burst.is_empty() {
-                        break;
-                    }
-                    let sent = forward_burst(
-                        &ctx,
-                        ingress as u16,
-                        burst,
-                        parsed,
-                        &mut self.adjacencies,
-                        &mut self.tx,
-                        local,
-                    );
-                    transmit(&mut self.ports, &mut self.tx, burst, sent);
-                }
+                work += received;
+                let sent = forward_burst(
+                    &ctx,
+                    ingress as u16,
+                    rx,
+                    &mut self.parsed,
+                    &mut self.adjacencies,
+                    &mut self.tx,
+                    local,
+                );
+                transmit(&mut self.ports, &mut self.tx, rx, sent);
             }
             // Spare queues this core adopted: one burst each, forwarded likewise.
             for (port, queue) in self.adopted.iter_mut() {
@@ -452,12 +429,11 @@ impl<P: Port> ForwardingCore<P> {
                     continue;
                 }
                 work += self.spare_rx.len();
-                prefetch_burst(&ctx, *port, &self.spare_rx, &mut self.spare_parsed);
                 let sent = forward_burst(
                     &ctx,
                     *port,
                     &mut self.spare_rx,
-                    &mut self.spare_parsed,
+                    &mut self.parsed,
                     &mut self.adjacencies,
                     &mut self.tx,
                     local,

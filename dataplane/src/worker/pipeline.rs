@@ -353,19 +353,6 @@ fn drain_in_order<P, L>(
     }
 }
 
-/// Hints the CPU to bring the cache line at `ptr` into L1. Never faults.
-#[inline(always)]
-fn prefetch(ptr: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it does not fault or read memory architecturally,
-    // whatever the address (and SSE is part of the x86-64 baseline).
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
-}
-
 /// Everything the pipeline needs besides the packets.
 pub(crate) struct PipelineContext<'a, P> {
     pub tables: &'a ForwardingTables,
@@ -491,47 +478,21 @@ fn ingress_mac<P>(ctx: &PipelineContext<'_, P>, ingress: PortId) -> EthernetAddr
     }
 }
 
-/// The first stage over a received burst, run for every burst of a loop iteration
-/// right after it is received, before any is forwarded: every frame's header line
-/// prefetched, then its would-be IPv4 destination (bytes 30..34) read and its tbl24
-/// entry prefetched, so these misses overlap the later bursts' first stage and
-/// the earlier bursts' forwarding.
-///
-/// Nothing is checked yet: [`forward_burst`] runs the RFC 1812 checks after the lookup,
-/// in the same pass as the rewrite, and a frame that fails them (or is not untagged
-/// IPv4 at all) has had a harmless lookup of four of its bytes.
-#[inline(never)]
-pub(crate) fn prefetch_burst<P: Packet>(
-    ctx: &PipelineContext<'_, P>,
-    ingress: PortId,
-    rx: &Burst<P>,
-    parsed: &mut Parsed,
-) {
-    // Two copies of the loop, so the one that runs tests nothing per frame about the
-    // table (a port whose table does not exist yet punts everything: no route).
-    match ctx.tables.table(ingress_table(ctx, ingress)) {
-        Some(t) => read_destinations(rx, &mut parsed.dst, |d| t.prefetch(d)),
-        None => read_destinations(rx, &mut parsed.dst, |_| {}),
-    }
-}
-
-/// [`prefetch_burst`]'s loop: each frame's bytes 30..34 into `dst`, hinted to the
-/// lookup by `prefetch_route`.
+/// Each frame's bytes 30..34 (its IPv4 destination, if it is an untagged IPv4 frame)
+/// into `dst`, 0 for a frame shorter than 34 bytes; `prefetch_route` hints the lookup
+/// of each.
 #[inline(always)]
-fn read_destinations<P: Packet>(
-    rx: &Burst<P>,
+fn read_destinations(
+    frames: &[&mut [u8]],
     dst: &mut [u32; MAX_BURST],
     prefetch_route: impl Fn(u32),
 ) {
-    // The first touch of a received frame misses the caches (and often the TLB): all
-    // the header lines are asked for first, so those misses overlap. The Ethernet and
-    // IPv4 headers end at byte 34 (38 tagged): one line when the data starts on a
-    // cache line, as DPDK's does (the mbuf headroom is 128 bytes).
-    for packet in rx.iter() {
-        prefetch(packet.data().as_ptr());
-    }
-    for (packet, dst) in rx.iter().zip(dst.iter_mut()) {
-        let d = match packet.data().first_chunk::<UNTAGGED_HEADERS>() {
+    // The first touch of a received frame misses the caches (and often the TLB). These
+    // loads depend on nothing before them, so the out-of-order core overlaps the
+    // misses of a burst's frames; a separate loop of header prefetches first measured
+    // no faster, on a cached or a streamed frame set (docs/FORWARDING.md).
+    for (frame, dst) in frames.iter().zip(dst.iter_mut()) {
+        let d = match frame.first_chunk::<UNTAGGED_HEADERS>() {
             Some(h) => u32::from_be_bytes([h[30], h[31], h[32], h[33]]),
             None => 0,
         };
@@ -552,19 +513,22 @@ pub(crate) enum Sent {
     Sorted,
 }
 
-/// Forwards `rx` (received on `ingress`, its destinations read by [`prefetch_burst`]
-/// into `parsed`). Every packet is counted once in `counters`.
+/// Forwards `rx` (received on `ingress`). Every packet is counted once in `counters`.
 ///
-/// One `lookup_bulk` over the whole burst; then one pass in arrival order that, per
-/// packet, runs the RFC 1812 checks of the fast branch ([`classify_fast`]: untagged
-/// IPv4 without options that passes every check, for this port's MAC), reads one
-/// 16-byte adjacency entry and rewrites the frame in place ([`rewrite_classified`],
-/// whose one compare covers the MTU and "no adjacency"), noting its egress port. When
-/// every packet of the burst leaves by one port — the common case, and the one
+/// Two passes over the frames, each borrowed once for both:
+/// 1. every frame's would-be IPv4 destination (bytes 30..34) read and its tbl24 entry
+///    prefetched; nothing is checked yet (a frame that is not untagged IPv4 has a
+///    harmless lookup of four of its bytes); then one `lookup_bulk` for the burst;
+/// 2. per packet, in arrival order, the RFC 1812 checks of the fast branch
+///    ([`forward_fast`]: untagged IPv4 without options that passes every check, for
+///    this port's MAC), one 16-byte adjacency entry and the rewrite in place, on one
+///    read of the headers, noting the egress port.
+///
+/// When every packet of the burst leaves by one port — the common case, and the one
 /// `l3fwd` sends straight from its receive array — the burst is left as it is for the
-/// caller to send ([`Sent::Whole`]). Otherwise a second pass moves each packet onto
-/// its port's TX burst (each must be empty on entry, so it has room for a whole
-/// burst), and everything else — packets the checks did not pass, 802.1Q-tagged ones,
+/// caller to send ([`Sent::Whole`]). Otherwise a third pass moves each packet onto its
+/// port's TX burst (each must be empty on entry, so it has room for a whole burst),
+/// and everything else — packets the checks did not pass, 802.1Q-tagged ones,
 /// multipath groups, no adjacency, the MTU exceptions — goes to [`forward_slow`], out
 /// of line, still in arrival order ([`Sent::Sorted`]).
 #[inline]
@@ -578,31 +542,47 @@ pub(crate) fn forward_burst<P: Packet>(
     counters: &mut LocalCounters,
 ) -> Sent {
     let tables = ctx.tables;
-    let table_id = ingress_table(ctx, ingress);
+    let table = tables.table(ingress_table(ctx, ingress));
     let port_mac = ingress_mac(ctx, ingress);
     let n = rx.len().min(MAX_BURST);
-
-    // 2. One bulk lookup for the whole burst.
-    match tables.table(table_id) {
-        Some(t) => t.lookup_bulk(&parsed.dst[..n], &mut parsed.nexthop[..n]),
-        None => parsed.nexthop[..n].fill(NO_ROUTE),
-    }
-
-    // 3. The fast branch, in place: each packet's egress port, or NOT_ADJACENT for a
-    // packet left as received for the slow branch. The ports' bits ORed and ANDed
-    // agree exactly when every forwarded packet has the same one.
     adjacencies.sync(tables, ctx.setups);
     let adjacencies = &*adjacencies;
     let entries = adjacencies.entries.as_slice();
+    // The egress ports' bits ORed and ANDed agree exactly when every forwarded packet
+    // has the same one.
     let (mut any, mut all, mut slow) = (0, PortId::MAX, false);
     {
         let Parsed {
-            nexthop, egress, ..
+            dst,
+            nexthop,
+            egress,
         } = &mut *parsed;
-        for (packet, (&id, egress)) in rx.iter_mut().zip(nexthop.iter().zip(egress.iter_mut())) {
+        let mut frames: [&mut [u8]; MAX_BURST] = Default::default();
+        for (frame, packet) in frames.iter_mut().zip(rx.iter_mut()) {
+            *frame = packet.data_mut();
+        }
+        let frames = &mut frames[..n];
+
+        // 1. Destinations, then one bulk lookup. Two copies of the loop, so the one
+        // that runs tests nothing per frame about the table (a port whose table does
+        // not exist yet punts everything: no route).
+        match table {
+            Some(t) => {
+                read_destinations(frames, dst, |d| t.prefetch(d));
+                t.lookup_bulk(&dst[..n], &mut nexthop[..n]);
+            }
+            None => {
+                read_destinations(frames, dst, |_| {});
+                nexthop[..n].fill(NO_ROUTE);
+            }
+        }
+
+        // 2. The fast branch, in place: each packet's egress port, or NOT_ADJACENT for
+        // a packet left as received for the slow branch.
+        for ((frame, &id), egress) in frames.iter_mut().zip(nexthop.iter()).zip(egress.iter_mut()) {
             // No route or no adjacency: the NONE entry, whose MTU 0 fails the rewrite.
             let e = entries.get(id as usize).unwrap_or(&AdjEntry::NONE);
-            if !forward_fast(packet.data_mut(), port_mac, &e.macs, e.mtu) {
+            if !forward_fast(frame, port_mac, &e.macs, e.mtu) {
                 // One block every failed check jumps to.
                 *egress = NOT_ADJACENT;
                 slow = true;
@@ -620,7 +600,7 @@ pub(crate) fn forward_burst<P: Packet>(
         return Sent::Whole(any);
     }
 
-    // 4. Mixed egress ports, or packets for the slow branch: sort them, in order.
+    // 3. Mixed egress ports, or packets for the slow branch: sort them, in order.
     let parsed = &*parsed;
     drain_in_order(rx, parsed.egress[..n].iter(), |i, packet, &port| {
         if port != NOT_ADJACENT {

@@ -33,11 +33,13 @@
 //! per group tracks this); when the count drops to zero the group is uniform and is
 //! folded back into its tbl24 entry and freed.
 
+mod compressed;
 mod listener;
 mod lookup;
 mod mem;
 mod table;
 
+pub use compressed::CompressedTbl24;
 pub use listener::ForwardingTables;
 pub use lookup::LookupKernel;
 pub use mem::{Backing, ExternalFree, LargeBuf};
