@@ -18,8 +18,13 @@
 //!    all leaves by one port, else each egress port's share with one `tx_burst`. (Two
 //!    bursts received before the first is forwarded, so that the second's lookups are
 //!    prefetched meanwhile, measured no faster: docs/FORWARDING.md.);
-//! 3. transmit up to one burst of frames the control plane injected;
-//! 4. publish the counters (every [`PUBLISH_EVERY`] iterations while forwarding).
+//! 3. transmit up to one burst of frames the control plane injected, and answer route
+//!    queries;
+//! 4. publish the counters.
+//!
+//! Steps 1, 3 and 4 run in every iteration while the core is idle, and in every
+//! [`PUBLISH_EVERY`]th while it forwards (a few microseconds apart): their ~30
+//! instructions a packet were a quarter of the loop's own (docs/FORWARDING.md).
 //!
 //! The pipeline over a burst: read every frame's destination (prefetching its tbl24
 //! entry), one `lookup_bulk` in the ingress port's table, then one pass that checks
@@ -61,7 +66,8 @@ use crate::port::{Burst, Port, PortCounters, MAX_BURST};
 use counters::LocalCounters;
 use pipeline::{forward_burst, Adjacencies, Parsed, PipelineContext, Sent};
 
-/// Busy loop iterations between two publications of the counters (see `poll_once`).
+/// Busy loop iterations between two publications of the counters, and between two
+/// rounds of the core's chores (FIB events, injects, queries; see `poll_once`).
 const PUBLISH_EVERY: u32 = 16;
 
 /// What a core does in an iteration that found no work.
@@ -375,26 +381,14 @@ impl<P: Port> ForwardingCore<P> {
         if self.cpu_accounting {
             self.local.cycles.tick(cycles::now());
         }
-        // An audit holds FIB events back while one of its ranges is half digested.
-        let audit_holds_fib =
-            (self.audit.is_some() || !self.queries.audits.is_empty()) && self.audit_step();
-        let outcome = if audit_holds_fib {
-            fib::PollOutcome::default()
-        } else {
-            self.subscription.poll(&mut self.tables, self.fib_budget)
-        };
-        let fib_work = outcome.applied > 0;
-        if fib_work {
-            // Off the packet path: a walk of the core's few tables' pool counters.
-            self.counters.set_tbl8_groups(self.tables.tbl8_groups());
-        }
-        let local = &mut self.local;
-        local.iterations += 1;
-        local.events_applied += outcome.applied as u64;
-        local.applied_seq = self.subscription.applied_seq();
-        local.in_sync = self.tables.is_complete();
-
-        if self.spare.pending() {
+        // The chores — FIB events, audits, spare queues, injected frames, route
+        // queries — wait while the core forwards: they run when the last iteration
+        // published (it found no packets, or did chores), that is every iteration while
+        // idle and every PUBLISH_EVERY under load (a few microseconds).
+        let chores = self.unpublished == 0;
+        let fib_work = chores && self.fib_chores();
+        self.local.iterations += 1;
+        if chores && self.spare.pending() {
             self.serve_spare();
         }
         let local = &mut self.local;
@@ -442,20 +436,44 @@ impl<P: Port> ForwardingCore<P> {
             }
         }
         let received = work;
-        work += self.drain_injects();
-        self.answer_queries();
+        if chores {
+            work += self.drain_injects();
+            self.answer_queries();
+        }
 
         self.local.cycles.found(work > 0 || fib_work);
         // Publishing is ~60 stores: an iteration whose only work was forwarding
-        // received packets publishes every PUBLISH_EVERY such iterations (a few
-        // microseconds under load); every other iteration publishes, so what readers
-        // see is exact as soon as traffic pauses.
+        // received packets publishes every PUBLISH_EVERY such iterations; every other
+        // iteration publishes, so what readers see is exact as soon as traffic pauses.
         self.unpublished += 1;
         if received == 0 || work > received || fib_work || self.unpublished >= PUBLISH_EVERY {
             self.unpublished = 0;
             self.publish();
         }
         work
+    }
+
+    /// Audits and FIB events: a step of the table audit the control plane asked for,
+    /// then at most `fib_budget` units of pending FIB work (none while an audited range
+    /// is half digested). Returns whether it applied any.
+    fn fib_chores(&mut self) -> bool {
+        let audit_holds_fib =
+            (self.audit.is_some() || !self.queries.audits.is_empty()) && self.audit_step();
+        let outcome = if audit_holds_fib {
+            fib::PollOutcome::default()
+        } else {
+            self.subscription.poll(&mut self.tables, self.fib_budget)
+        };
+        let fib_work = outcome.applied > 0;
+        if fib_work {
+            // Off the packet path: a walk of the core's few tables' pool counters.
+            self.counters.set_tbl8_groups(self.tables.tbl8_groups());
+        }
+        let local = &mut self.local;
+        local.events_applied += outcome.applied as u64;
+        local.applied_seq = self.subscription.applied_seq();
+        local.in_sync = self.tables.is_complete();
+        fib_work
     }
 
     /// Publishes the core's and its ports' counters.

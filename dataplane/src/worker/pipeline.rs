@@ -134,6 +134,18 @@ impl AdjEntry {
     }
 }
 
+/// Entries of the adjacency array: one per lookup result, nexthop ids `0 ..=
+/// MAX_NEXTHOP_ID` at `id + 1` and no route at 0, a power of two so that an index
+/// masked to it needs no bounds check.
+const ADJ_SLOTS: usize = 1 << 15;
+const _: () = assert!(fib::MAX_NEXTHOP_ID as usize + 1 < ADJ_SLOTS);
+
+/// The slot of lookup result `id` (a nexthop id, or `NO_ROUTE`, which wraps to 0).
+#[inline(always)]
+fn adj_slot(id: u32) -> usize {
+    id.wrapping_add(1) as usize & (ADJ_SLOTS - 1)
+}
+
 /// The core's adjacency array: [`resolve`]'s answer for every nexthop id of the serving
 /// set, so forwarding reads one 16-byte entry per packet instead of the nexthop, the
 /// neighbour MAC and the egress port setup. It follows the tables: before each burst it
@@ -142,17 +154,23 @@ impl AdjEntry {
 pub(crate) struct Adjacencies {
     /// The generation `entries` reflect; `None`: never built.
     generation: Option<u64>,
-    /// Per nexthop id: the adjacency, or [`AdjEntry::NONE`].
-    entries: Vec<AdjEntry>,
+    /// Nexthop slots `entries` was built for (`ForwardingTables::nexthop_slots`).
+    built: usize,
+    /// By [`adj_slot`] of the lookup result: the adjacency, or [`AdjEntry::NONE`]
+    /// (no route, a multipath group, an id without an adjacency). 512 KiB, of which
+    /// forwarding touches the lines of the nexthops in use.
+    entries: Box<[AdjEntry; ADJ_SLOTS]>,
     /// Per nexthop id without an adjacency: what its packets get (cold).
     other: Vec<Action>,
 }
 
 impl Adjacencies {
     pub(crate) fn new() -> Self {
+        let entries = vec![AdjEntry::NONE; ADJ_SLOTS].into_boxed_slice();
         Adjacencies {
             generation: None,
-            entries: Vec::new(),
+            built: 0,
+            entries: entries.try_into().expect("ADJ_SLOTS entries"),
             other: Vec::new(),
         }
     }
@@ -170,9 +188,9 @@ impl Adjacencies {
     #[cold]
     #[inline(never)]
     fn update(&mut self, tables: &ForwardingTables, setups: &[PortSetup], current: u64) {
-        let slots = tables.nexthop_slots();
+        let slots = tables.nexthop_slots().min(ADJ_SLOTS - 1);
         let incremental = match self.generation {
-            Some(since) if self.entries.len() == slots => tables.nexthop_changes_since(since),
+            Some(since) if self.built == slots => tables.nexthop_changes_since(since),
             _ => None,
         };
         match incremental {
@@ -182,10 +200,10 @@ impl Adjacencies {
                 }
             }
             None => {
-                self.entries.clear();
+                self.entries.fill(AdjEntry::NONE);
                 self.other.clear();
-                self.entries.resize(slots, AdjEntry::NONE);
                 self.other.resize(slots, punt(PuntReason::NoRoute));
+                self.built = slots;
                 for id in 0..slots {
                     self.set(id, resolve(tables, setups, id as u32));
                 }
@@ -195,7 +213,8 @@ impl Adjacencies {
     }
 
     fn set(&mut self, id: usize, resolved: Result<Adjacency, Action>) {
-        let (Some(entry), Some(other)) = (self.entries.get_mut(id), self.other.get_mut(id)) else {
+        let (Some(entry), Some(other)) = (self.entries.get_mut(id + 1), self.other.get_mut(id))
+        else {
             return;
         };
         match resolved {
@@ -207,11 +226,11 @@ impl Adjacencies {
         }
     }
 
-    /// The entry of lookup result `id` (a nexthop id or `NO_ROUTE`); `None`: no route
-    /// (or an id the set does not hold, which `resolve` treats alike).
+    /// The entry of lookup result `id` (a nexthop id or `NO_ROUTE`): [`AdjEntry::NONE`]
+    /// for no route and for an id the set does not hold, which `resolve` treats alike.
     #[inline(always)]
-    fn get(&self, id: u32) -> Option<&AdjEntry> {
-        self.entries.get(id as usize)
+    fn get(&self, id: u32) -> &AdjEntry {
+        &self.entries[adj_slot(id)]
     }
 
     /// What a packet to nexthop `id` gets when `get(id)` is no adjacency.
@@ -397,15 +416,12 @@ fn classify_slow(
 #[inline(never)]
 fn after_lookup_slow(
     adjacencies: &Adjacencies,
-    entry: Option<&AdjEntry>,
+    entry: &AdjEntry,
     id: u32,
     frame: &mut [u8],
 ) -> Result<PortId, Action> {
-    let Some(adjacency) = entry.and_then(AdjEntry::adjacency) else {
-        return Err(match entry {
-            Some(_) => adjacencies.other(id),
-            None => punt(PuntReason::NoRoute),
-        });
+    let Some(adjacency) = entry.adjacency() else {
+        return Err(adjacencies.other(id));
     };
     match rewrite(frame, &adjacency) {
         Outcome::Transmit { port } => Ok(port),
@@ -547,7 +563,7 @@ pub(crate) fn forward_burst<P: Packet>(
     let n = rx.len().min(MAX_BURST);
     adjacencies.sync(tables, ctx.setups);
     let adjacencies = &*adjacencies;
-    let entries = adjacencies.entries.as_slice();
+    let entries = &*adjacencies.entries;
     // The egress ports' bits ORed and ANDed agree exactly when every forwarded packet
     // has the same one.
     let (mut any, mut all, mut slow) = (0, PortId::MAX, false);
@@ -581,7 +597,7 @@ pub(crate) fn forward_burst<P: Packet>(
         // a packet left as received for the slow branch.
         for ((frame, &id), egress) in frames.iter_mut().zip(nexthop.iter()).zip(egress.iter_mut()) {
             // No route or no adjacency: the NONE entry, whose MTU 0 fails the rewrite.
-            let e = entries.get(id as usize).unwrap_or(&AdjEntry::NONE);
+            let e = &entries[adj_slot(id)];
             if !forward_fast(frame, port_mac, &e.macs, e.mtu) {
                 // One block every failed check jumps to.
                 *egress = NOT_ADJACENT;
@@ -650,11 +666,10 @@ fn forward_slow<P: Packet>(
     let outcome = looked_up.and_then(|(offset, dst, id)| {
         let id = tables.select_path(id, dst.wrapping_mul(0x9e37_79b9));
         let entry = adjacencies.get(id);
-        match entry {
-            Some(e) if rewrite_forwardable(frame, usize::from(offset), &e.macs, e.mtu) => {
-                Ok(e.port)
-            }
-            _ => after_lookup_slow(adjacencies, entry, id, frame),
+        if rewrite_forwardable(frame, usize::from(offset), &entry.macs, entry.mtu) {
+            Ok(entry.port)
+        } else {
+            after_lookup_slow(adjacencies, entry, id, frame)
         }
     });
     match outcome {
