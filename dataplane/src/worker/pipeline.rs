@@ -584,7 +584,8 @@ pub(crate) fn forward_burst<P: Packet>(
         // not exist yet punts everything: no route).
         match table {
             Some(t) => {
-                read_destinations(frames, dst, |d| t.prefetch(d));
+                let prefetcher = t.prefetcher();
+                read_destinations(frames, dst, |d| prefetcher.prefetch(d));
                 t.lookup_bulk(&dst[..n], &mut nexthop[..n]);
             }
             None => {

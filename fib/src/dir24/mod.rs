@@ -43,7 +43,7 @@ pub use compressed::CompressedTbl24;
 pub use listener::ForwardingTables;
 pub use lookup::LookupKernel;
 pub use mem::{Backing, ExternalFree, LargeBuf};
-pub use table::{Dir24Config, Dir24Error, Dir24Stats, Dir24Table};
+pub use table::{Dir24Config, Dir24Error, Dir24Stats, Dir24Table, Tbl24Prefetcher};
 
 /// The largest nexthop id; the id space is defined with the events that carry ids
 /// (`crate::event`), and this layout is sized to hold all of it.

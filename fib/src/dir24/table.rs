@@ -92,6 +92,30 @@ pub struct Dir24Table {
     pending: Option<(Op, u32)>,
 }
 
+/// Prefetches tbl24 entries of one table: see [`Dir24Table::prefetcher`].
+#[derive(Debug, Clone, Copy)]
+pub struct Tbl24Prefetcher<'t> {
+    tbl24: *const u16,
+    _table: core::marker::PhantomData<&'t Dir24Table>,
+}
+
+impl Tbl24Prefetcher<'_> {
+    /// Hints the CPU to start fetching the tbl24 entry of `addr`. Never faults.
+    #[inline(always)]
+    pub fn prefetch(&self, addr: u32) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint: it reads nothing architecturally and never
+        // faults (the address is inside tbl24 anyway: addr >> 8 < 2^24, and the borrow
+        // keeps the table alive); SSE is part of the x86-64 baseline.
+        unsafe {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.tbl24.add((addr >> 8) as usize).cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = addr;
+    }
+}
+
 /// Padding after the tbl8 entries (for 4-byte gathers of the last entry).
 const TBL8_PAD: usize = 2;
 
@@ -150,16 +174,7 @@ impl Dir24Table {
     /// then finds it in cache). Never faults; a no-op where there is no prefetch hint.
     #[inline(always)]
     pub fn prefetch(&self, addr: u32) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it reads nothing architecturally and never
-        // faults (the address is inside tbl24 anyway: addr >> 8 < 2^24); SSE is part
-        // of the x86-64 baseline.
-        unsafe {
-            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.tbl24.as_ptr().add((addr >> 8) as usize).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = addr;
+        self.prefetcher().prefetch(addr);
     }
 
     /// Longest-prefix match of one address: the nexthop id, or [`NO_ROUTE`].
@@ -178,6 +193,16 @@ impl Dir24Table {
                 e
             };
             decode(e)
+        }
+    }
+
+    /// A copy of the table's tbl24 address that prefetches as [`Self::prefetch`] does,
+    /// for loops that would otherwise reload the address from the table each time.
+    #[inline(always)]
+    pub fn prefetcher(&self) -> Tbl24Prefetcher<'_> {
+        Tbl24Prefetcher {
+            tbl24: self.tbl24.as_ptr(),
+            _table: core::marker::PhantomData,
         }
     }
 
