@@ -23,8 +23,8 @@
 //! 4. publish the counters.
 //!
 //! Steps 1, 3 and 4 run in every iteration while the core is idle, and in every
-//! [`PUBLISH_EVERY`]th while it forwards (a few microseconds apart): their ~30
-//! instructions a packet were a quarter of the loop's own (docs/FORWARDING.md).
+//! [`PUBLISH_EVERY`]th while it forwards (a few microseconds apart), which took the
+//! loop's own instructions from 10.7 to 7.2 a packet (docs/FORWARDING.md).
 //!
 //! The pipeline over a burst: read every frame's destination (prefetching its tbl24
 //! entry), one `lookup_bulk` in the ingress port's table, then one pass that checks
@@ -227,7 +227,8 @@ pub struct ForwardingCore<P: Port> {
     spare_counted: Vec<PortCounters>,
     count_port_bytes: bool,
     cpu_accounting: bool,
-    /// Busy iterations since the counters were last published.
+    /// Iterations since the counters were last published (0: the last one did, so
+    /// this one does the chores).
     unpublished: u32,
 }
 
