@@ -119,6 +119,25 @@ fn bench_lookups(c: &mut Criterion) {
     }
 }
 
+/// Benchmark function `name`: `lookup` over `addrs` in bursts of [`BURST`], as the
+/// forwarding core calls it.
+fn bench_bursts(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: String,
+    addrs: &[u32],
+    lookup: impl Fn(&[u32], &mut [u32]),
+) {
+    let mut out = vec![0u32; addrs.len()];
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+                lookup(black_box(a), o);
+            }
+            black_box(&out);
+        })
+    });
+}
+
 /// `bulk32` (`lookup_bulk`, what the forwarding core calls) and `bulk32-<kernel>`
 /// for every kernel this CPU has, over `addrs` in bursts.
 fn bench_bulk(
@@ -126,45 +145,25 @@ fn bench_bulk(
     table: &Dir24Table,
     addrs: &[u32],
 ) {
-    let mut out = vec![0u32; addrs.len()];
-    g.bench_function(format!("bulk{BURST}"), |b| {
-        b.iter(|| {
-            for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                table.lookup_bulk(black_box(a), o);
-            }
-            black_box(&out);
-        })
+    bench_bursts(g, format!("bulk{BURST}"), addrs, |a, o| {
+        table.lookup_bulk(a, o)
     });
     for kernel in LookupKernel::available() {
-        g.bench_function(format!("bulk{BURST}-{kernel:?}").to_lowercase(), |b| {
-            b.iter(|| {
-                for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                    table.lookup_bulk_with(kernel, black_box(a), o);
-                }
-                black_box(&out);
-            })
-        });
+        let name = format!("bulk{BURST}-{kernel:?}").to_lowercase();
+        bench_bursts(g, name, addrs, |a, o| table.lookup_bulk_with(kernel, a, o));
     }
 }
 
-/// The pipelined kernel's prefetch distance swept (`bulk32-ahead<d>`), over `addrs`
-/// in bursts as in [`bench_bulk`]: the pipeline restarts at every burst, as it does
-/// in the forwarding core.
+/// The pipelined kernel's prefetch distance swept (`bulk32-ahead<d>`): the pipeline
+/// restarts at every burst, as it would in the forwarding core.
 fn bench_ahead(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     table: &Dir24Table,
     addrs: &[u32],
 ) {
-    let mut out = vec![0u32; addrs.len()];
     for ahead in [4, 8, 16, 32] {
-        g.bench_function(format!("bulk{BURST}-ahead{ahead}"), |b| {
-            b.iter(|| {
-                for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                    table.lookup_bulk_ahead(ahead, black_box(a), o);
-                }
-                black_box(&out);
-            })
-        });
+        let name = format!("bulk{BURST}-ahead{ahead}");
+        bench_bursts(g, name, addrs, |a, o| table.lookup_bulk_ahead(ahead, a, o));
     }
 }
 
@@ -210,14 +209,8 @@ fn bench_dram(c: &mut Criterion) {
             g.measurement_time(Duration::from_secs(4));
             bench_bulk(&mut g, &table, &addrs);
             bench_ahead(&mut g, &table, &addrs);
-            let mut out = vec![0u32; addrs.len()];
-            g.bench_function(format!("compressed{BURST}"), |b| {
-                b.iter(|| {
-                    for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
-                        compressed.lookup_bulk(black_box(a), o);
-                    }
-                    black_box(&out);
-                })
+            bench_bursts(&mut g, format!("compressed{BURST}"), &addrs, |a, o| {
+                compressed.lookup_bulk(a, o)
             });
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);

@@ -35,25 +35,13 @@ fn check(table: &Dir24Table, reference: &RefLpm, random: usize, seed: u64) {
     }
     for kernel in LookupKernel::available() {
         table.lookup_bulk_with(kernel, &addrs, &mut bulk);
-        for (&a, &got) in addrs.iter().zip(&bulk) {
-            assert_eq!(
-                got,
-                reference.lookup(a).unwrap_or(NO_ROUTE),
-                "{kernel:?} bulk lookup of {}",
-                std::net::Ipv4Addr::from(a)
-            );
-        }
+        assert_bulk(reference, &addrs, &bulk, &format!("{kernel:?} bulk"));
     }
     // The compressed copy of tbl24 (built from the table as it is now).
     let compressed = CompressedTbl24::new(table);
     compressed.lookup_bulk(&addrs, &mut bulk);
+    assert_bulk(reference, &addrs, &bulk, "compressed");
     for (&a, &got) in addrs.iter().zip(&bulk) {
-        assert_eq!(
-            got,
-            reference.lookup(a).unwrap_or(NO_ROUTE),
-            "compressed lookup of {}",
-            std::net::Ipv4Addr::from(a)
-        );
         assert_eq!(compressed.lookup_raw(a), got);
     }
     // The pipelined kernel at every distance, over runs shorter and longer than it.
@@ -62,15 +50,21 @@ fn check(table: &Dir24Table, reference: &RefLpm, random: usize, seed: u64) {
             for (a, o) in addrs.chunks(chunk).zip(bulk.chunks_mut(chunk)) {
                 table.lookup_bulk_ahead(ahead, a, o);
             }
-            for (&a, &got) in addrs.iter().zip(&bulk) {
-                assert_eq!(
-                    got,
-                    reference.lookup(a).unwrap_or(NO_ROUTE),
-                    "pipelined (ahead {ahead}, runs of {chunk}) lookup of {}",
-                    std::net::Ipv4Addr::from(a)
-                );
-            }
+            let what = format!("pipelined (ahead {ahead}, runs of {chunk})");
+            assert_bulk(reference, &addrs, &bulk, &what);
         }
+    }
+}
+
+/// Every result of a bulk lookup of `addrs` (`got`) is the reference's.
+fn assert_bulk(reference: &RefLpm, addrs: &[u32], got: &[u32], what: &str) {
+    for (&a, &got) in addrs.iter().zip(got) {
+        assert_eq!(
+            got,
+            reference.lookup(a).unwrap_or(NO_ROUTE),
+            "{what} lookup of {}",
+            std::net::Ipv4Addr::from(a)
+        );
     }
 }
 

@@ -14,8 +14,8 @@
 //! The forwarding cores do not use it (a route change would need its chunk's runs
 //! rebuilt and moved); it measures what the layout buys.
 
-use super::table::{decode, Dir24Table};
-use super::{EXT, TBL24_LEN};
+use super::table::{resolve, Dir24Table};
+use super::TBL24_LEN;
 
 /// Entries per chunk: one bit each in the chunk's run map.
 const CHUNK: usize = 64;
@@ -123,12 +123,7 @@ impl<'t> CompressedTbl24<'t> {
                 let c = *chunks.add(i >> 6);
                 let below = c.runs & (u64::MAX >> (63 - (i & 63)));
                 let e = *leaves.add(c.base as usize + below.count_ones() as usize - 1);
-                let e = if e & EXT != 0 {
-                    *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff))
-                } else {
-                    e
-                };
-                decode(e)
+                resolve(tbl8, e, a)
             };
         }
     }

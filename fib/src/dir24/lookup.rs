@@ -8,7 +8,7 @@
 //! and AVX-512 gathers) are kept for comparison through
 //! [`Dir24Table::lookup_bulk_with`]; `docs/DIR24.md` has the measurements.
 
-use super::table::{decode, Dir24Table};
+use super::table::{decode, resolve, Dir24Table};
 use super::EXT;
 
 /// Hints the CPU to bring the line at `ptr` into L1. Never faults.
@@ -40,12 +40,9 @@ pub enum LookupKernel {
     Avx2Split,
     /// 16 addresses per `vpgatherdd` (x86-64 with AVX-512F).
     Avx512,
-    /// Portable, software-pipelined: the tbl24 line of the address [`AHEAD`]
-    /// places ahead is prefetched, the tbl24 entry of the one `AHEAD / 2` ahead is
-    /// read (by then in flight or cached) to prefetch its tbl8 line if it is
-    /// extended, and the current address is looked up from lines already fetched.
-    /// Prefetches retire at once, so the misses in flight are not bounded by the
-    /// loads the out-of-order window holds.
+    /// Portable, software-pipelined: the scalar loop with the tbl24 line of the
+    /// address [`AHEAD`] places ahead prefetched. Measured slower than the plain
+    /// loop at every distance (docs/DIR24.md): kept for the sweep.
     Pipelined,
 }
 
@@ -139,15 +136,16 @@ impl Dir24Table {
         }
     }
 
-    /// [`LookupKernel::Pipelined`] with the prefetch distance `ahead` (at least 2;
-    /// smaller values are taken as 2), for the benchmark's sweep.
+    /// [`LookupKernel::Pipelined`] with the prefetch distance `ahead` (0 is taken as
+    /// 1), for the benchmark's sweep.
     pub fn lookup_bulk_ahead(&self, ahead: usize, addrs: &[u32], out: &mut [u32]) {
         assert!(out.len() >= addrs.len(), "output shorter than input");
-        self.bulk_pipelined(ahead.max(2), addrs, &mut out[..addrs.len()]);
+        self.bulk_pipelined(ahead.max(1), addrs, &mut out[..addrs.len()]);
     }
 
-    /// The software-pipelined loop: three stages `ahead`, `ahead / 2` and 0 addresses
-    /// apart (see [`LookupKernel::Pipelined`]). `out.len() == addrs.len()`, `ahead >= 2`.
+    /// The software-pipelined loop: the tbl24 line of `addrs[i + ahead]` prefetched
+    /// before `addrs[i]` is looked up (see [`LookupKernel::Pipelined`]).
+    /// `out.len() == addrs.len()`, `ahead >= 1`.
     #[inline(always)]
     fn bulk_pipelined(&self, ahead: usize, addrs: &[u32], out: &mut [u32]) {
         debug_assert_eq!(addrs.len(), out.len());
@@ -170,15 +168,7 @@ impl Dir24Table {
                 fetch_tbl24(far);
             }
             // SAFETY: in range, as said above.
-            *o = unsafe {
-                let e = *tbl24_line(a);
-                let e = if e & EXT != 0 {
-                    *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff))
-                } else {
-                    e
-                };
-                decode(e)
-            };
+            *o = unsafe { resolve(tbl8, *tbl24_line(a), a) };
         }
     }
 
@@ -195,15 +185,7 @@ impl Dir24Table {
             // extended entry names an allocated group, so the tbl8 index is below
             // groups * 256 <= tbl8's length (dir24_diff compares every kernel with the
             // reference over random tables).
-            *o = unsafe {
-                let e = *tbl24.add((a >> 8) as usize);
-                let e = if e & EXT != 0 {
-                    *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff))
-                } else {
-                    e
-                };
-                decode(e)
-            };
+            *o = unsafe { resolve(tbl8, *tbl24.add((a >> 8) as usize), a) };
         }
     }
 
@@ -220,15 +202,8 @@ impl Dir24Table {
                 *o = u32::from(unsafe { *tbl24.add((a >> 8) as usize) });
             }
             for (&a, o) in a.iter().zip(o.iter_mut()) {
-                let e = *o as u16;
-                let e = if e & EXT != 0 {
-                    // SAFETY: an extended entry names an allocated group (as in
-                    // `lookup_raw`), so the index is below tbl8's length.
-                    unsafe { *tbl8.add(((e as usize >> 1) << 8) | (a as usize & 0xff)) }
-                } else {
-                    e
-                };
-                *o = decode(e);
+                // SAFETY: `o` holds this table's tbl24 entry of `a` (the pass above).
+                *o = unsafe { resolve(tbl8, *o as u16, a) };
             }
         }
     }

@@ -133,6 +133,25 @@ pub(crate) fn decode(entry: u16) -> u32 {
     ((entry >> 1) as u32).wrapping_sub(1)
 }
 
+/// The lookup result of `addr`, whose tbl24 entry is `e`: `e` decoded, or, if `e` is
+/// extended, the entry of its tbl8 group for the address's last octet, decoded. What
+/// every scalar kernel ends with.
+///
+/// # Safety
+/// `tbl8` points at the tbl8 of the table `e` was read from, which is still borrowed:
+/// an extended entry names a group the table allocated, so the index is below tbl8's
+/// length (dir24_diff compares every kernel with the reference over random tables).
+#[inline(always)]
+pub(crate) unsafe fn resolve(tbl8: *const u16, e: u16, addr: u32) -> u32 {
+    let e = if e & EXT != 0 {
+        // SAFETY: in range, by the caller's contract.
+        unsafe { *tbl8.add(((e as usize >> 1) << 8) | (addr as usize & 0xff)) }
+    } else {
+        e
+    };
+    decode(e)
+}
+
 impl Dir24Table {
     /// An empty table (every address: no route).
     pub fn new(config: Dir24Config) -> Self {
@@ -184,15 +203,11 @@ impl Dir24Table {
         // entry always names an allocated group (the update code only writes EXT
         // entries for groups it allocated), so the tbl8 index is < groups * 256.
         unsafe {
-            let e = *self.tbl24.get_unchecked((addr >> 8) as usize);
-            let e = if e & EXT != 0 {
-                *self
-                    .tbl8
-                    .get_unchecked(((e as usize >> 1) << 8) | (addr as usize & 0xff))
-            } else {
-                e
-            };
-            decode(e)
+            resolve(
+                self.tbl8.as_ptr(),
+                *self.tbl24.get_unchecked((addr >> 8) as usize),
+                addr,
+            )
         }
     }
 
