@@ -1,8 +1,9 @@
 //! fibre's dataplane: packets, ports and forwarding cores.
 //!
 //! `unsafe` is kept to the DPDK layer (`dpdk`, over `dpdk-sys`), the software
-//! port's buffers and the pipeline's unchecked indexing; every block says why it
-//! is sound, and an unsafe fn's body gets no implicit unsafe block.
+//! port's buffers, the pipeline's unchecked indexing and the AVX2 checks' header
+//! loads and calls (`forward::vector`); every block says why it is sound, and an
+//! unsafe fn's body gets no implicit unsafe block.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

@@ -55,6 +55,7 @@
 //!   and meet the IPv4 rules (`limited_broadcast`, `multicast_destination`, `l2_multicast`).
 
 mod reason;
+pub mod vector;
 
 pub use reason::{DropReason, PuntReason};
 
