@@ -6,11 +6,12 @@
 //!     addressed to MAC 02:f1:00:00:00:00 (port 0's MAC for `run` on net_pcap)
 //! fwd_core gen-routes PATH [TABLE]
 //!     writes the table's prefixes, one `a.b.c.d/len` a line (for DPDK's l3fwd, say)
-//! fwd_core run [--seconds N] [TABLE] [--cpu C] [--no-cpu-accounting] [--mbufs N] -- EAL-ARGS...
+//! fwd_core run [--seconds N] [TABLE] [--cpu C] [--no-cpu-accounting] [--checks scalar|avx2] [--mbufs N] -- EAL-ARGS...
 //!     port 0 receives (e.g. net_pcap with infinite_rx=1), every route leaves by
 //!     port 1 (e.g. net_null); prints "fwd_core: rx-pps N" each second (port 0's
 //!     rte_eth_stats ipackets, what testpmd's Rx-pps counts) and the core's counters;
-//!     --no-cpu-accounting leaves out the core's busy/idle cycle split (its cost)
+//!     --no-cpu-accounting leaves out the core's busy/idle cycle split (its cost);
+//!     --checks avx2 runs the RFC 1812 checks eight frames at a time (to compare)
 //! fwd_core floor --stage mac|lookup [--seconds N] [TABLE] [--cpu C] -- EAL-ARGS...
 //!     not the forwarding core but the least a forwarder does, over the same ports,
 //!     for telling the cost of the devices from the cost of routing: `mac` writes
@@ -35,7 +36,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dataplane::dpdk::{Eal, EthPort, PortConfig, PortQueue};
 use dataplane::port::{Burst, Packet, Port, MAX_BURST};
 use dataplane::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
-use dataplane::worker::{CoreConfig, ForwardingCore, PortSetup};
+use dataplane::worker::{ChecksKernel, CoreConfig, ForwardingCore, PortSetup};
 use fib::{
     Dir24Config, Dir24Table, Fib, FibConfig, Ipv4Prefix, ListenerConfig, Nexthop, NexthopId,
     Protocol, Route, TableId,
@@ -223,7 +224,12 @@ fn run(args: RunArgs) -> Result<()> {
     let config = CoreConfig::new("core 0", setups)
         .cpu(cpu)
         .count_port_bytes(false)
-        .cpu_accounting(cpu_accounting);
+        .cpu_accounting(cpu_accounting)
+        .checks(match args.checks {
+            Checks::Scalar => ChecksKernel::Scalar,
+            Checks::Avx2 if ChecksKernel::Avx2.is_available() => ChecksKernel::Avx2,
+            Checks::Avx2 => bail!("--checks avx2: this CPU has no AVX2"),
+        });
     let queues = vec![rx.queue(0)?, tx.queue(0)?];
     let (mut core, handle) = ForwardingCore::new(config, queues, sub)?;
     let stop = AtomicBool::new(false);
@@ -447,6 +453,12 @@ impl TableArgs {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Checks {
+    Scalar,
+    Avx2,
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Seconds to sample port 0's receive rate.
@@ -460,6 +472,10 @@ struct RunArgs {
     /// `run`: the core without its busy/idle cycle accounting (to measure its cost).
     #[arg(long)]
     no_cpu_accounting: bool,
+    /// How the core runs its RFC 1812 checks: frame by frame, or eight frames at a
+    /// time with AVX2 (to compare them).
+    #[arg(long, value_enum, default_value_t = Checks::Scalar)]
+    checks: Checks,
     /// Mbufs in the ports' pool: net_pcap's infinite_rx holds one per frame of its
     /// file, so a pcap of many frames needs more than the default.
     #[arg(long, value_name = "N", default_value_t = 16383)]

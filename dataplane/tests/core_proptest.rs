@@ -2,11 +2,13 @@
 //! packet is accounted for, and whatever it transmits passes an independent check;
 //! and a whole burst comes out as its frames do one at a time (same frames per port in
 //! the same order, same punts in the same order, same counters), whichever of the
-//! burst-level branches it takes (sent as received, or sorted per port and slow path).
+//! burst-level branches it takes (sent as received, or sorted per port and slow path),
+//! and whichever checks kernel runs it.
 
 mod core_support;
 
 use core_support::*;
+use dataplane::worker::ChecksKernel;
 use proptest::prelude::*;
 
 /// Sends frames one at a time (so each output is matched to its input) and checks
@@ -42,9 +44,9 @@ fn run_frames(frames: &[Vec<u8>]) -> Result<(), TestCaseError> {
 /// [`two_egress_rig`]), so that one burst from port 0 can leave by two ports.
 const DST2: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 51, 100, 7);
 
-/// The test rig with DST2's route.
-fn two_egress_rig() -> Rig {
-    let mut rig = rig();
+/// The test rig with DST2's route, its core's checks run by `checks`.
+fn two_egress_rig(checks: ChecksKernel) -> Rig {
+    let mut rig = rig_with(|c| c.checks(checks));
     let gateway2 = rig.ids.1;
     rig.fib
         .add_route(
@@ -73,9 +75,10 @@ fn output(rig: &mut Rig) -> Output {
 }
 
 /// `frames` (at most one burst) sent as one burst, and one at a time: the same output
-/// and the same counters.
+/// and the same counters. The burst goes through a core with each checks kernel the
+/// CPU has (AVX2 checks groups of eight); one at a time, through the default one.
 fn burst_as_frames(frames: &[Vec<u8>]) -> Result<(), TestCaseError> {
-    let mut one_by_one = two_egress_rig();
+    let mut one_by_one = two_egress_rig(ChecksKernel::Scalar);
     let mut single: Output = (vec![Vec::new(); one_by_one.wires.len()], Vec::new());
     for frame in frames {
         one_by_one.send(0, std::slice::from_ref(frame));
@@ -86,16 +89,26 @@ fn burst_as_frames(frames: &[Vec<u8>]) -> Result<(), TestCaseError> {
         }
         single.1.extend(punts);
     }
-    let mut burst = two_egress_rig();
-    burst.send(0, frames);
-    burst.run();
-    let together = output(&mut burst);
-    prop_assert_eq!(&together.0, &single.0, "frames out of each port");
-    prop_assert_eq!(&together.1, &single.1, "punts");
-    let (a, b) = (burst.stats(), one_by_one.stats());
-    prop_assert_eq!(a.forwarded, b.forwarded);
-    prop_assert_eq!(a.reasons(), b.reasons());
-    assert_accounted(&a);
+    for checks in [ChecksKernel::Scalar, ChecksKernel::Avx2] {
+        if !checks.is_available() {
+            continue;
+        }
+        let mut burst = two_egress_rig(checks);
+        burst.send(0, frames);
+        burst.run();
+        let together = output(&mut burst);
+        prop_assert_eq!(
+            &together.0,
+            &single.0,
+            "frames out of each port ({:?})",
+            checks
+        );
+        prop_assert_eq!(&together.1, &single.1, "punts ({:?})", checks);
+        let (a, b) = (burst.stats(), one_by_one.stats());
+        prop_assert_eq!(a.forwarded, b.forwarded);
+        prop_assert_eq!(a.reasons(), b.reasons());
+        assert_accounted(&a);
+    }
     Ok(())
 }
 

@@ -49,6 +49,7 @@ mod pipeline;
 mod rings;
 mod spare;
 
+pub use crate::forward::vector::ChecksKernel;
 pub use counters::{CoreCounters, CoreStats, PortStats};
 pub use pipeline::PortSetup;
 pub use rings::{AuditJob, CoreHandle, Injected, Punted, RouteAnswer, RouteQuery};
@@ -111,6 +112,9 @@ pub struct CoreConfig {
     /// ([`cycles`]); on by default. Off, [`CoreStats::busy_cycles`] and
     /// `idle_cycles` stay 0; it exists so a benchmark can measure what it costs.
     pub cpu_accounting: bool,
+    /// How the fast branch runs its RFC 1812 checks: frame by frame (the default) or
+    /// eight frames at a time with AVX2, where the CPU has it.
+    pub checks: ChecksKernel,
 }
 
 impl CoreConfig {
@@ -126,6 +130,7 @@ impl CoreConfig {
             idle: IdlePolicy::Spin,
             count_port_bytes: true,
             cpu_accounting: true,
+            checks: ChecksKernel::Scalar,
         }
     }
 
@@ -166,6 +171,11 @@ impl CoreConfig {
 
     pub fn cpu_accounting(mut self, on: bool) -> Self {
         self.cpu_accounting = on;
+        self
+    }
+
+    pub fn checks(mut self, kernel: ChecksKernel) -> Self {
+        self.checks = kernel;
         self
     }
 }
@@ -227,6 +237,8 @@ pub struct ForwardingCore<P: Port> {
     spare_counted: Vec<PortCounters>,
     count_port_bytes: bool,
     cpu_accounting: bool,
+    /// Run the checks with AVX2 ([`CoreConfig::checks`], and the CPU has it).
+    vector_checks: bool,
     /// Iterations since the counters were last published (0: the last one did, so
     /// this one does the chores).
     unpublished: u32,
@@ -323,6 +335,7 @@ impl<P: Port> ForwardingCore<P> {
             spare_counted: vec![PortCounters::default(); n],
             count_port_bytes: config.count_port_bytes,
             cpu_accounting: config.cpu_accounting,
+            vector_checks: config.checks == ChecksKernel::Avx2 && config.checks.is_available(),
             unpublished: 0,
         };
         Ok((core, handle))
@@ -399,6 +412,7 @@ impl<P: Port> ForwardingCore<P> {
                 tables: &self.tables,
                 setups: &self.setups,
                 punts: &self.punts,
+                vector_checks: self.vector_checks,
             };
             // One burst per port, forwarded as soon as it is received.
             for (ingress, rx) in self.rx.iter_mut().enumerate() {
