@@ -127,10 +127,21 @@ fn bench_bursts(
     addrs: &[u32],
     lookup: impl Fn(&[u32], &mut [u32]),
 ) {
+    bench_bursts_of(g, BURST, name, addrs, lookup)
+}
+
+/// [`bench_bursts`] in bursts of `burst` addresses.
+fn bench_bursts_of(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    burst: usize,
+    name: String,
+    addrs: &[u32],
+    lookup: impl Fn(&[u32], &mut [u32]),
+) {
     let mut out = vec![0u32; addrs.len()];
     g.bench_function(name, |b| {
         b.iter(|| {
-            for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            for (a, o) in addrs.chunks(burst).zip(out.chunks_mut(burst)) {
                 lookup(black_box(a), o);
             }
             black_box(&out);
@@ -215,7 +226,48 @@ fn bench_dram(c: &mut Criterion) {
             #[cfg(feature = "dpdk")]
             dpdk.bench(&mut g, &addrs, BURST);
             g.finish();
+            if stream == AddressStream::Uniform && name == "routeviews-606k" {
+                let mut g = c.benchmark_group(format!("lookup-dram-batch/{name}/uniform"));
+                g.throughput(Throughput::Elements(DRAM_ADDRS as u64));
+                g.sample_size(10);
+                g.warm_up_time(Duration::from_secs(1));
+                g.measurement_time(Duration::from_secs(3));
+                bench_batch_sizes(&mut g, &table, &compressed, &addrs);
+                #[cfg(feature = "dpdk")]
+                for burst in BATCH_SIZES {
+                    dpdk.bench(&mut g, &addrs, burst);
+                }
+                g.finish();
+            }
         }
+    }
+}
+
+/// Batch sizes the DRAM sweep tries: a forwarding burst is 32 (`MAX_BURST`).
+const BATCH_SIZES: [usize; 6] = [8, 16, 32, 64, 128, 256];
+
+/// The batch size swept over the DRAM stream for fibre's scalar `lookup_bulk`
+/// (`bulk<n>`), the AVX2 split kernel (`bulk<n>-avx2split`, where the CPU has it) and
+/// the compressed tbl24 (`compressed<n>`): does a wider call keep more misses in
+/// flight?
+fn bench_batch_sizes(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    table: &Dir24Table,
+    compressed: &CompressedTbl24,
+    addrs: &[u32],
+) {
+    for burst in BATCH_SIZES {
+        bench_bursts_of(g, burst, format!("bulk{burst}"), addrs, |a, o| {
+            table.lookup_bulk(a, o)
+        });
+        if LookupKernel::Avx2Split.is_available() {
+            bench_bursts_of(g, burst, format!("bulk{burst}-avx2split"), addrs, |a, o| {
+                table.lookup_bulk_with(LookupKernel::Avx2Split, a, o)
+            });
+        }
+        bench_bursts_of(g, burst, format!("compressed{burst}"), addrs, |a, o| {
+            compressed.lookup_bulk(a, o)
+        });
     }
 }
 
