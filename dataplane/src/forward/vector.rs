@@ -29,8 +29,8 @@ use crate::wire::ethernet::EthernetAddress;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChecksKernel {
     /// Frame by frame, fused with the rewrite on one read of the headers
-    /// (`forward_fast`): the default, portable, and never slower than the AVX2
-    /// kernel in the measurements (docs/FORWARDING.md, "Vector checks").
+    /// (`forward_fast`): the default, portable, and level with the AVX2 kernel in
+    /// the measurements (docs/FORWARDING.md, "Vector checks").
     #[default]
     Scalar,
     /// Eight frames at a time with AVX2 ([`fast_checks`]'s kernel), each group's
