@@ -156,6 +156,26 @@ pub(crate) mod avx2 {
         }
     }
 
+    /// The 16-byte rows from byte `at` of eight frames: frame `r` in the low lane of
+    /// register `r`, frame `r + 4` in its high lane. Written out, not with a closure,
+    /// which would not inherit the target feature and would call `rows` rather than
+    /// inline it.
+    ///
+    /// # Safety
+    /// Every frame holds at least `at + 16` bytes.
+    #[target_feature(enable = "avx2")]
+    unsafe fn rows_x8(f: &[&[u8]; 8], at: usize) -> [__m256i; 4] {
+        // SAFETY: the caller guarantees 16 bytes from `at` in every frame.
+        unsafe {
+            [
+                rows(f[0], f[4], at),
+                rows(f[1], f[5], at),
+                rows(f[2], f[6], at),
+                rows(f[3], f[7], at),
+            ]
+        }
+    }
+
     /// The four 32-bit columns of four registers of rows (row `r` of each lane in `r`):
     /// column `c` holds element `c` of every row, rows 0–3 in each lane's elements 0–3.
     #[target_feature(enable = "avx2")]
@@ -219,32 +239,9 @@ pub(crate) mod avx2 {
         if huge | (_mm256_movemask_ps(_mm256_castsi256_ps(short)) != 0) {
             return fast_checks_scalar(group, expected.port_mac);
         }
-        // No closures here: they would not inherit the target feature, and `rows`
-        // would be called rather than inlined.
         // SAFETY: every frame holds at least 34 bytes (just checked on their slices'
         // lengths, which fit an i32), so the rows at 0, 16 and 18 are inside each.
-        let (a, b, c) = unsafe {
-            (
-                [
-                    rows(f[0], f[4], 0),
-                    rows(f[1], f[5], 0),
-                    rows(f[2], f[6], 0),
-                    rows(f[3], f[7], 0),
-                ],
-                [
-                    rows(f[0], f[4], 16),
-                    rows(f[1], f[5], 16),
-                    rows(f[2], f[6], 16),
-                    rows(f[3], f[7], 16),
-                ],
-                [
-                    rows(f[0], f[4], 18),
-                    rows(f[1], f[5], 18),
-                    rows(f[2], f[6], 18),
-                    rows(f[3], f[7], 18),
-                ],
-            )
-        };
+        let (a, b, c) = unsafe { (rows_x8(&f, 0), rows_x8(&f, 16), rows_x8(&f, 18)) };
         // Columns, little-endian: bytes 0..4, 4..8, 12..16.
         let [mac_0_4, mac_4_8, _, l2_12_16] = transpose(a);
         // Bytes 16..20 (total length, id), 20..24 (fragment, TTL, protocol),
